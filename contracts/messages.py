@@ -1,0 +1,78 @@
+"""Direct messages: the command a gateway sends, the reply, and what is delivered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from contracts.errors import ErrorBody
+from contracts.identity import Id, Identity
+
+MAX_BODY_BYTES = 8 * 1024
+"""Default `body` limit (PROTOCOL.md); gateways enforce their configured value."""
+
+
+class ChatSend(BaseModel):
+    """Gateway → rooms (`cmd.rooms.chat_send`, request/reply): one direct message."""
+
+    sender: Identity = Field(description="Verified sender, from the gateway's token check.")
+    tenant: Id = Field(description="Tenant the message is sent in (a super_admin may name any).")
+    to: Id = Field(description="Recipient user id within `tenant`.")
+    body: str = Field(min_length=1, description="Message text, already size-checked.")
+    client_id: Id | None = Field(default=None, description="Sender's idempotency key.")
+    via_manage: bool = Field(default=False, description="Sent from the /manage namespace.")
+    sid: str = Field(description="Sending socket, which gets the ack instead of a copy.")
+
+
+class ChatAck(BaseModel):
+    """Rooms → gateway: the outcome of a `ChatSend`."""
+
+    ok: bool = Field(description="True when the message is logged and routed.")
+    id: str | None = Field(default=None, description="Message id, sorts in send order.")
+    ts: int | None = Field(default=None, description="Milliseconds since the epoch.")
+    error: ErrorBody | None = Field(default=None, description="Set when `ok` is false.")
+
+
+class ChatMessage(BaseModel):
+    """What sockets receive as `chat:message` (PROTOCOL.md)."""
+
+    id: str = Field(description="Message id.")
+    tenant: str = Field(description="Tenant of the conversation.")
+    from_: str = Field(alias="from", description="Sender user id.")
+    to: str = Field(description="Recipient user id.")
+    body: str = Field(description="Message text.")
+    ts: int = Field(description="Milliseconds since the epoch; equals the ack's `ts`.")
+    room: str = Field(description="Room this copy came through, e.g. `user:bob`.")
+    seq: int = Field(description="Position in `room`; grows within the room.")
+
+    model_config = {"populate_by_name": True}
+
+
+class LoggedMessage(BaseModel):
+    """A direct message as stored in the JetStream log (`log.<tenant>.dm.<from>.<to>`)."""
+
+    id: str = Field(description="Message id.")
+    tenant: str = Field(description="Tenant of the conversation.")
+    sender: Identity = Field(description="Who sent it.")
+    to: str = Field(description="Recipient user id.")
+    body: str = Field(description="Message text.")
+    ts: int = Field(description="Milliseconds since the epoch.")
+    client_id: str | None = Field(default=None, description="Sender's idempotency key.")
+    supervised: bool = Field(description="True when a copy went to the tenant's admins.")
+
+
+class Delivery(BaseModel):
+    """Rooms → gateways (`deliver.…`): one event for every socket in a room.
+
+    A message often goes to several rooms (recipient, sender's other tabs, admins).
+    Each copy lists the subjects that were delivered before it, and a gateway skips
+    sockets that are in any of them, so a socket in several rooms gets one copy.
+    """
+
+    event: str = Field(description="Socket.IO event name, e.g. `chat:message`.")
+    data: dict[str, Any] = Field(description="Event payload, exactly as clients receive it.")
+    skip_subjects: list[str] = Field(
+        default_factory=list, description="Rooms already served by an earlier copy."
+    )
+    skip_sid: str | None = Field(default=None, description="A socket not to deliver to.")

@@ -1,0 +1,120 @@
+"""Every NATS subject roomcast uses, built from one versioned prefix.
+
+No service writes a subject literal: they call these builders. Every id is passed
+through `encode_token`, so client-controlled text cannot add tokens or wildcards.
+
+Layout (prefix `roomcast.v1`):
+
+- `cmd.<service>.<verb>`: request/reply commands, served by a queue group.
+- `evt.<domain>.<what>`: broadcast events (every replica sees them).
+- `deliver.<scope>...`: what gateways deliver to sockets; a gateway subscribes to a
+  room's subject only while it hosts a socket in that room.
+- `log.<tenant>...`: the JetStream message log (durability point, per-room `seq`).
+"""
+
+from __future__ import annotations
+
+from contracts.tokens import encode_token
+
+PREFIX = "roomcast.v1"
+
+LOG_STREAM = "ROOMCAST_LOG"
+"""JetStream stream holding every chat and room message."""
+
+ROOMS_QUEUE = "rooms"
+PRESENCE_QUEUE = "presence"
+PERSISTENCE_QUEUE = "persistence"
+
+
+def _join(*parts: str) -> str:
+    return ".".join((PREFIX, *parts))
+
+
+# commands ------------------------------------------------------------------------
+
+
+def chat_send() -> str:
+    """Gateway → rooms: a direct message to authorize, log and route."""
+    return _join("cmd", "rooms", "chat_send")
+
+
+def directory_register() -> str:
+    """Gateway → rooms: a user connected; record them in the tenant directory."""
+    return _join("cmd", "rooms", "directory_register")
+
+
+def tenant_settings_set() -> str:
+    """CLI/SDK → rooms: change one tenant's settings."""
+    return _join("cmd", "rooms", "tenant_settings_set")
+
+
+def tenant_settings_get() -> str:
+    """CLI/SDK → rooms: read one tenant's settings."""
+    return _join("cmd", "rooms", "tenant_settings_get")
+
+
+def tenant_settings_changed() -> str:
+    """Rooms → every rooms replica: drop cached settings of a tenant."""
+    return _join("evt", "tenant", "settings_changed")
+
+
+# delivery ------------------------------------------------------------------------
+
+
+def deliver_user(tenant: str, user_id: str) -> str:
+    """Sockets of one user (`user:{userId}`)."""
+    return _join("deliver", "t", encode_token(tenant), "user", encode_token(user_id))
+
+
+def deliver_tenant(tenant: str) -> str:
+    """Every socket of a tenant (`tenant:{tenantId}`)."""
+    return _join("deliver", "t", encode_token(tenant), "all")
+
+
+def deliver_tenant_role(tenant: str, role: str) -> str:
+    """Sockets of one role within a tenant (`tenant:{t}:role:{role}`)."""
+    return _join("deliver", "t", encode_token(tenant), "role", encode_token(role))
+
+
+def deliver_tenant_admins(tenant: str) -> str:
+    """Admin sockets of a tenant (`tenant:{t}:admins`)."""
+    return _join("deliver", "t", encode_token(tenant), "admins")
+
+
+def deliver_role(role: str) -> str:
+    """A platform-wide role (`role:{role}`), across tenants."""
+    return _join("deliver", "g", "role", encode_token(role))
+
+
+def deliver_manage() -> str:
+    """Every `/manage` socket (`manage:global`)."""
+    return _join("deliver", "g", "manage")
+
+
+def deliver_all() -> str:
+    """Wildcard over every delivery subject (for tools and tests, not gateways)."""
+    return _join("deliver", ">")
+
+
+# message log (JetStream) ---------------------------------------------------------
+
+
+def log_all() -> str:
+    """Every subject of the message log stream."""
+    return _join("log", ">")
+
+
+def log_dm(tenant: str, sender: str, recipient: str) -> str:
+    """A direct message from `sender` to `recipient` within `tenant`."""
+    return _join("log", encode_token(tenant), "dm", encode_token(sender), encode_token(recipient))
+
+
+def log_dm_of_user(tenant: str, user_id: str) -> list[str]:
+    """Filters matching every direct message a user sent or received."""
+    t, u = encode_token(tenant), encode_token(user_id)
+    return [_join("log", t, "dm", u, "*"), _join("log", t, "dm", "*", u)]
+
+
+def log_dm_of_tenant(tenant: str) -> str:
+    """Filter matching every direct message of a tenant."""
+    return _join("log", encode_token(tenant), "dm", ">")

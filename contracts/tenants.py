@@ -1,0 +1,60 @@
+"""Tenant directory and run-time tenant settings."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.errors import ErrorBody
+from contracts.identity import Id, Identity
+
+
+class TenantSettings(BaseModel):
+    """Settings a platform operator changes at run time (`roomcast tenant set`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    supervise_dms: bool = Field(
+        default=False,
+        description="Copy direct messages from non-admins to the tenant's admins (seed 000).",
+    )
+
+
+class RegisterMember(BaseModel):
+    """Gateway → rooms: this user connected, so they are a member of their tenant."""
+
+    identity: Identity = Field(description="The connecting user.")
+
+
+class SetTenantSettings(BaseModel):
+    """CLI/SDK → rooms: change settings; unknown keys are refused."""
+
+    tenant: Id = Field(description="Tenant to change.")
+    values: dict[str, object] = Field(description="Keys of `TenantSettings` and new values.")
+
+
+class GetTenantSettings(BaseModel):
+    """CLI/SDK → rooms: read one tenant's settings."""
+
+    tenant: Id = Field(description="Tenant to read.")
+
+
+class TenantSettingsReply(BaseModel):
+    """Rooms → caller: the settings now in force, or why not."""
+
+    ok: bool = Field(description="True when `settings` holds the values in force.")
+    tenant: str | None = Field(default=None, description="Tenant the settings belong to.")
+    settings: TenantSettings | None = Field(default=None, description="Settings in force.")
+    error: ErrorBody | None = Field(default=None, description="Set when `ok` is false.")
+
+
+class TenantSettingsChanged(BaseModel):
+    """Broadcast to every rooms replica: forget cached settings of `tenant`."""
+
+    tenant: Id = Field(description="Tenant whose settings changed.")
+
+
+class OkReply(BaseModel):
+    """A plain acknowledgement of a command."""
+
+    ok: bool = Field(description="True on success.")
+    error: ErrorBody | None = Field(default=None, description="Set when `ok` is false.")

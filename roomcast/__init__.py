@@ -1,0 +1,1 @@
+"""roomcast: shared runtime (settings, CLI, embedded servers, supervisor)."""

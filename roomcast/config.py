@@ -1,0 +1,80 @@
+"""Settings shared by every roomcast service (environment prefix `ROOMCAST_`).
+
+Each service extends `CommonSettings` with its own fields. Settings are validated at
+start-up; `load_settings` turns a validation error into one message that names the
+offending `ROOMCAST_*` variable, and `describe` prints the effective configuration
+with secrets masked.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "ROOMCAST_"
+DEFAULT_DATA_DIR = Path(".roomcast")
+SECRET_FIELDS = frozenset({"jwt_secret", "database_url", "redis_url", "nats_url"})
+
+
+class CommonSettings(BaseSettings):
+    """Connection settings every service shares."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222", description="NATS server (JetStream enabled)."
+    )
+    database_url: str = Field(
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
+        description="PostgreSQL, as a SQLAlchemy URL with the asyncpg driver.",
+    )
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis (presence).")
+    data_dir: Path = Field(
+        default=DEFAULT_DATA_DIR, description="Directory for `roomcast dev` state and data."
+    )
+    log_level: str = Field(default="INFO", description="Python logging level.")
+    instance_id: str = Field(
+        default="", description="Name of this replica in logs and leases (default: host-pid)."
+    )
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S]) -> S:
+    """Build settings from the environment, or exit with a message naming the setting."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            lines.append(f"  {ENV_PREFIX}{field.upper()}: {err['msg']}")
+        print("roomcast: invalid settings\n" + "\n".join(lines), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def describe(settings: BaseSettings) -> dict[str, object]:
+    """The effective configuration, secrets masked, for `--print-config`."""
+    out: dict[str, object] = {}
+    for name, value in settings.model_dump().items():
+        key = f"{ENV_PREFIX}{name.upper()}"
+        if name in SECRET_FIELDS and value:
+            text = str(value)
+            out[key] = _mask_url(text) if "://" in text else "***"
+        else:
+            out[key] = value if isinstance(value, (int, float, bool, type(None))) else str(value)
+    return out
+
+
+def _mask_url(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    if "@" in rest:
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else f"{scheme}://{user}@{host}"
+    return url
