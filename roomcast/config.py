@@ -10,14 +10,28 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TypeVar
+import json
+from typing import Annotated, TypeVar
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "ROOMCAST_"
 DEFAULT_DATA_DIR = Path(".roomcast")
 SECRET_FIELDS = frozenset({"jwt_secret", "database_url", "redis_url", "nats_url"})
+
+
+def _split_list(value: object) -> object:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], NoDecode, BeforeValidator(_split_list)]
+"""A list read from the environment as `a,b,c` or as a JSON array."""
 
 
 class CommonSettings(BaseSettings):
@@ -53,7 +67,8 @@ def load_settings(cls: type[S]) -> S:
         lines = []
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"])
-            lines.append(f"  {ENV_PREFIX}{field.upper()}: {err['msg']}")
+            name = f"{ENV_PREFIX}{field.upper()}" if field else cls.__name__
+            lines.append(f"  {name}: {err['msg']}")
         print("roomcast: invalid settings\n" + "\n".join(lines), file=sys.stderr)
         raise SystemExit(2) from None
 

@@ -1,0 +1,1 @@
+"""roomcast services: gateway, rooms, presence, persistence."""

@@ -1,0 +1,82 @@
+"""Gateway settings (`ROOMCAST_*`)."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator, model_validator
+
+from roomcast.config import CommonSettings, CsvList
+
+ALLOWED_ALGORITHMS = frozenset({"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384"})
+
+
+class GatewaySettings(CommonSettings):
+    """Everything the Socket.IO edge needs; validated at start-up."""
+
+    host: str = Field(default="127.0.0.1", description="Interface the gateway binds.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port the gateway binds.")
+
+    jwt_secret: str = Field(default="", description="HS* shared secret.")
+    jwt_public_key: str = Field(default="", description="RS*/ES* public key, PEM.")
+    jwks_url: str = Field(default="", description="JWKS URL for RS*/ES* keys (by `kid`).")
+    jwt_algorithms: CsvList = Field(
+        default=["HS256"], description="Accepted algorithms, pinned; never read from the token."
+    )
+    jwt_audience: str = Field(default="", description="Required `aud` when set.")
+    jwt_issuer: str = Field(default="", description="Required `iss` when set.")
+    jwt_leeway: int = Field(default=30, ge=0, le=600, description="Clock leeway, seconds.")
+    jwt_claim_user: str = Field(default="sub", description="Claim holding the user id.")
+    jwt_claim_tenant: str = Field(default="tenant", description="Claim holding the tenant id.")
+    jwt_claim_role: str = Field(default="role", description="Claim holding the role.")
+    jwt_claim_name: str = Field(default="name", description="Claim holding the display name.")
+    jwt_cookie: str = Field(default="access_token", description="Cookie holding the token.")
+    default_tenant: str = Field(
+        default="", description="Tenant for tokens without a tenant claim (single-tenant apps)."
+    )
+    default_role: str = Field(default="member", description="Role for tokens without a role.")
+    jwks_min_refresh: float = Field(
+        default=60.0, ge=0, description="Seconds between JWKS refetches for unknown `kid`s."
+    )
+
+    tenant_namespace_roles_denied: CsvList = Field(
+        default=["super_admin"], description="Roles refused on /tenant and /."
+    )
+    manage_roles: CsvList = Field(default=["super_admin"], description="Roles allowed on /manage.")
+
+    cors_origins: CsvList = Field(
+        default=[],
+        description="Allowed browser origins; empty = same origin only, ['*'] = any.",
+    )
+    max_frame_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest Socket.IO frame; larger closes the socket."
+    )
+    max_body_bytes: int = Field(default=8 * 1024, ge=1, description="Largest message `body`.")
+    rate_limit_per_sec: float = Field(
+        default=50.0, gt=0, description="Sustained client events per second per connection."
+    )
+    rate_limit_burst: int = Field(default=100, ge=1, description="Event burst per connection.")
+    request_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to wait for a service's answer."
+    )
+    max_pending_packets: int = Field(
+        default=1000, ge=10, description="Queued packets per slow socket before it is dropped."
+    )
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _known_algorithms(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - ALLOWED_ALGORITHMS)
+        if unknown or not value:
+            raise ValueError(f"unsupported algorithms {unknown}; choose from {sorted(ALLOWED_ALGORITHMS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _keys_for_algorithms(self) -> GatewaySettings:
+        wants_hs = any(a.startswith("HS") for a in self.jwt_algorithms)
+        wants_pk = any(not a.startswith("HS") for a in self.jwt_algorithms)
+        if wants_hs and wants_pk:
+            raise ValueError("jwt_algorithms may not mix HS* with RS*/ES* (key confusion)")
+        if wants_hs and len(self.jwt_secret) < 16:
+            raise ValueError("jwt_secret must be set (16+ characters) for HS* algorithms")
+        if wants_pk and not (self.jwt_public_key or self.jwks_url):
+            raise ValueError("jwt_public_key or jwks_url must be set for RS*/ES* algorithms")
+        return self
