@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, Field
 
 from contracts.errors import ErrorBody
@@ -50,9 +48,11 @@ class ChatMessage(BaseModel):
 
 
 class LoggedMessage(BaseModel):
-    """A direct message as stored in the JetStream log (`log.<tenant>.dm.<from>.<to>`)."""
+    """A direct message as stored in the JetStream log (`log.<tenant>.dm.<from>.<to>`).
 
-    id: str = Field(description="Message id.")
+    Its id is derived from its stream sequence (`contracts.ids.message_id`).
+    """
+
     tenant: str = Field(description="Tenant of the conversation.")
     sender: Identity = Field(description="Who sent it.")
     to: str = Field(description="Recipient user id.")
@@ -60,19 +60,3 @@ class LoggedMessage(BaseModel):
     ts: int = Field(description="Milliseconds since the epoch.")
     client_id: str | None = Field(default=None, description="Sender's idempotency key.")
     supervised: bool = Field(description="True when a copy went to the tenant's admins.")
-
-
-class Delivery(BaseModel):
-    """Rooms → gateways (`deliver.…`): one event for every socket in a room.
-
-    A message often goes to several rooms (recipient, sender's other tabs, admins).
-    Each copy lists the subjects that were delivered before it, and a gateway skips
-    sockets that are in any of them, so a socket in several rooms gets one copy.
-    """
-
-    event: str = Field(description="Socket.IO event name, e.g. `chat:message`.")
-    data: dict[str, Any] = Field(description="Event payload, exactly as clients receive it.")
-    skip_subjects: list[str] = Field(
-        default_factory=list, description="Rooms already served by an earlier copy."
-    )
-    skip_sid: str | None = Field(default=None, description="A socket not to deliver to.")

@@ -8,9 +8,9 @@ with secrets masked.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
-import json
 from typing import Annotated, TypeVar
 
 from pydantic import BeforeValidator, Field, ValidationError

@@ -6,7 +6,9 @@ from pydantic import Field, field_validator, model_validator
 
 from roomcast.config import CommonSettings, CsvList
 
-ALLOWED_ALGORITHMS = frozenset({"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384"})
+ALLOWED_ALGORITHMS = frozenset(
+    {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384"}
+)
 
 
 class GatewaySettings(CommonSettings):
@@ -66,7 +68,9 @@ class GatewaySettings(CommonSettings):
     def _known_algorithms(cls, value: list[str]) -> list[str]:
         unknown = sorted(set(value) - ALLOWED_ALGORITHMS)
         if unknown or not value:
-            raise ValueError(f"unsupported algorithms {unknown}; choose from {sorted(ALLOWED_ALGORITHMS)}")
+            raise ValueError(
+                f"unsupported algorithms {unknown}; choose from {sorted(ALLOWED_ALGORITHMS)}"
+            )
         return value
 
     @model_validator(mode="after")
@@ -75,8 +79,8 @@ class GatewaySettings(CommonSettings):
         wants_pk = any(not a.startswith("HS") for a in self.jwt_algorithms)
         if wants_hs and wants_pk:
             raise ValueError("jwt_algorithms may not mix HS* with RS*/ES* (key confusion)")
-        if wants_hs and len(self.jwt_secret) < 16:
-            raise ValueError("jwt_secret must be set (16+ characters) for HS* algorithms")
+        if wants_hs and len(self.jwt_secret) < 32:
+            raise ValueError("jwt_secret must be set (32+ characters) for HS* algorithms")
         if wants_pk and not (self.jwt_public_key or self.jwks_url):
             raise ValueError("jwt_public_key or jwks_url must be set for RS*/ES* algorithms")
         return self

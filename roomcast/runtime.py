@@ -1,0 +1,69 @@
+"""Process plumbing every service shares: logging, readiness file, NATS connect."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NATS
+
+log = logging.getLogger(__name__)
+
+READY_FILE_ENV = "ROOMCAST_READY_FILE"
+
+
+def setup_logging(level: str, name: str) -> None:
+    """Plain, greppable log lines with the service name."""
+    logging.basicConfig(
+        level=level.upper(),
+        format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def instance_name(configured: str, service: str) -> str:
+    """This replica's name: the configured one, else `service-host-pid`."""
+    return configured or f"{service}-{socket.gethostname()}-{os.getpid()}"
+
+
+def mark_ready(**info: Any) -> None:
+    """Create `$ROOMCAST_READY_FILE` (if set) once the service is serving.
+
+    The file holds JSON (e.g. the URL a gateway listens on), written atomically.
+    """
+    target = os.environ.get(READY_FILE_ENV)
+    if not target:
+        return
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"pid": os.getpid(), **info}))
+    tmp.replace(path)
+
+
+async def connect_nats(url: str, name: str) -> NATS:
+    """Connect to NATS, reconnecting forever once connected."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats: %s", exc)
+
+    async def on_disconnect() -> None:
+        log.warning("nats: disconnected")
+
+    async def on_reconnect() -> None:
+        log.info("nats: reconnected")
+
+    return await nats.connect(
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+        error_cb=on_error,
+        disconnected_cb=on_disconnect,
+        reconnected_cb=on_reconnect,
+    )

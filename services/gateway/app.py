@@ -1,0 +1,106 @@
+"""Gateway composition: NATS, token verifier, Socket.IO server, health, uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import socketio
+import uvicorn
+
+from roomcast.config import describe, load_settings
+from roomcast.runtime import connect_nats, instance_name, mark_ready, setup_logging
+from services.gateway.auth import TokenVerifier
+from services.gateway.server import Gateway
+from services.gateway.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: `serve` stops it and drains NATS."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def health_app(gw: Gateway) -> Any:
+    """`/healthz` (process alive) and `/readyz` (NATS connected) for probes."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope.get("path", "")
+        if path == "/healthz":
+            status, body = 200, {"ok": True}
+        elif path == "/readyz":
+            ready = gw.nc.is_connected
+            status, body = (200 if ready else 503), {"ok": ready, "nats": ready}
+        else:
+            status, body = 404, {"ok": False}
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+
+    return app
+
+
+async def serve(settings: GatewaySettings) -> None:
+    """Run one gateway until SIGINT/SIGTERM."""
+    name = instance_name(settings.instance_id, "gateway")
+    nc = await connect_nats(settings.nats_url, name)
+    gw = Gateway(settings, nc, TokenVerifier(settings))
+    asgi = socketio.ASGIApp(gw.sio, other_asgi_app=health_app(gw), socketio_path="socket.io")
+    config = uvicorn.Config(
+        asgi,
+        host=settings.host,
+        port=settings.port,
+        ws_max_size=settings.max_frame_bytes,
+        ws_per_message_deflate=False,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+    )
+    server = _Server(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            await task
+            raise SystemExit(f"gateway could not listen on {settings.host}:{settings.port}")
+        await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    url = f"http://{settings.host}:{port}"
+    log.info("gateway %s listening on %s", name, url)
+    mark_ready(url=url, name=name)
+    await task
+    for s in list(gw.sessions.values()):
+        if s.expiry is not None:
+            s.expiry.cancel()
+    await nc.drain()
+
+
+def main() -> None:
+    """Entry point: `python -m services.gateway` / `roomcast gateway`."""
+    settings = load_settings(GatewaySettings)
+    setup_logging(settings.log_level, "gateway")
+    log.debug("config: %s", describe(settings))
+    try:
+        import uvloop
+
+        uvloop.run(serve(settings))
+    except ImportError:
+        asyncio.run(serve(settings))

@@ -1,0 +1,124 @@
+"""Interest-based delivery: subscribe to a room's subject only while hosting it.
+
+The gateway keys its Socket.IO rooms by delivery subject (see `contracts.rooms`). The
+first local socket that enters a room subscribes this gateway to the subject; the last
+one to leave unsubscribes it, so NATS routes each delivery only to gateways that host
+a recipient. Deliveries are framed for Socket.IO once per namespace, without decoding
+the payload, and written straight into each socket's Engine.IO queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from engineio import packet as eio_packet
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from contracts import delivery
+
+log = logging.getLogger(__name__)
+
+
+class Fanout:
+    """Tracks which delivery subjects this gateway hosts and delivers to them."""
+
+    def __init__(self, sio: Any, nc: NATS, namespaces: Iterable[str], max_pending: int) -> None:
+        self._sio = sio
+        self._nc = nc
+        self._namespaces = tuple(namespaces)
+        self._max_pending = max_pending
+        self._refs: dict[str, int] = {}
+        self._subs: dict[str, Subscription] = {}
+        self.delivered = 0
+        self.dropped_slow = 0
+
+    @property
+    def hosted(self) -> frozenset[str]:
+        """Subjects this gateway is subscribed to now."""
+        return frozenset(self._subs)
+
+    async def join(self, sid: str, namespace: str, subjects: Iterable[str]) -> None:
+        """Put a socket in rooms, subscribing to subjects first hosted here."""
+        new: list[str] = []
+        for subject in subjects:
+            await self._sio.enter_room(sid, subject, namespace=namespace)
+            count = self._refs.get(subject, 0)
+            self._refs[subject] = count + 1
+            if count == 0:
+                new.append(subject)
+        for subject in new:
+            sub = await self._nc.subscribe(subject, cb=self._on_delivery)
+            if self._refs.get(subject, 0) > 0 and subject not in self._subs:
+                self._subs[subject] = sub
+            else:
+                await sub.unsubscribe()
+        if new and self._nc.is_connected:
+            await self._nc.flush()
+
+    async def leave(self, sid: str, namespace: str, subjects: Iterable[str]) -> None:
+        """Take a socket out of rooms, unsubscribing from subjects no longer hosted."""
+        for subject in subjects:
+            await self._sio.leave_room(sid, subject, namespace=namespace)
+            await self.forget(subject)
+
+    async def forget(self, subject: str) -> None:
+        """Drop one reference to `subject` (the socket already left the room)."""
+        count = self._refs.get(subject, 0) - 1
+        if count > 0:
+            self._refs[subject] = count
+            return
+        self._refs.pop(subject, None)
+        sub = self._subs.pop(subject, None)
+        if sub is not None:
+            try:
+                await sub.unsubscribe()
+            except Exception:
+                log.debug("unsubscribe from %s failed", subject, exc_info=True)
+
+    async def _on_delivery(self, msg: Msg) -> None:
+        try:
+            item = delivery.decode(msg.headers, msg.data)
+        except ValueError:
+            log.warning("dropped a malformed delivery on %s", msg.subject)
+            return
+        await self.deliver(msg.subject, item)
+
+    async def deliver(self, subject: str, item: delivery.Delivery) -> int:
+        """Emit one delivery to local sockets in `subject`'s room; returns the count."""
+        rooms = self._sio.manager.rooms
+        event_json = orjson.dumps(item.event).decode()
+        body = item.body.decode()
+        sent = 0
+        for namespace in self._namespaces:
+            ns_rooms = rooms.get(namespace)
+            members = ns_rooms.get(subject) if ns_rooms else None
+            if not members:
+                continue
+            prefix = "2[" if namespace == "/" else f"2{namespace},["
+            pkt = eio_packet.Packet(eio_packet.MESSAGE, f"{prefix}{event_json},{body}]")
+            skip_rooms = [ns_rooms[s] for s in item.skip_subjects if s in ns_rooms]
+            for sid, eio_sid in list(members.items()):
+                if sid == item.skip_sid or any(sid in r for r in skip_rooms):
+                    continue
+                if await self._send(eio_sid, pkt):
+                    sent += 1
+        self.delivered += sent
+        return sent
+
+    async def _send(self, eio_sid: str, pkt: eio_packet.Packet) -> bool:
+        sock = self._sio.eio.sockets.get(eio_sid)
+        if sock is None or sock.closed:
+            return False
+        if sock.queue.qsize() >= self._max_pending:
+            self.dropped_slow += 1
+            log.warning("closing %s: %d packets unread", eio_sid, sock.queue.qsize())
+            asyncio.get_running_loop().create_task(self._sio.eio.disconnect(eio_sid))
+            return False
+        await sock.send(pkt)
+        return True

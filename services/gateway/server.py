@@ -1,0 +1,202 @@
+"""The Socket.IO edge: connections, identity, dispatch of client events."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import socketio
+from nats.aio.client import Client as NATS
+from pydantic import ValidationError
+from socketio import packet
+
+from contracts import subjects
+from contracts.errors import ErrorCode, ServiceError
+from contracts.tenants import OkReply, RegisterMember
+from services.gateway.auth import (
+    AuthError,
+    TokenVerifier,
+    VerifiedToken,
+    check_namespace,
+    extract_token,
+)
+from services.gateway.envelope import Ack, fail
+from services.gateway.events import HANDLERS, SEND_EVENTS
+from services.gateway.fanout import Fanout
+from services.gateway.limits import TokenBucket
+from services.gateway.rpc import request
+from services.gateway.sessions import NAMESPACES, Session, auto_rooms
+from services.gateway.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
+
+REGISTER_TIMEOUT = 1.0
+
+
+class _Server(socketio.AsyncServer):  # type: ignore[misc]
+    """AsyncServer that answers malformed event packets instead of raising.
+
+    python-socketio routes a client event named `connect` or `disconnect` to the
+    connection handlers, and fails on a non-string event name; both become `INVALID`.
+    """
+
+    async def _handle_event(self, eio_sid: str, namespace: str, id: Any, data: Any) -> None:
+        event = data[0] if isinstance(data, list) and data else None
+        if not isinstance(event, str) or event in self.reserved_events:
+            if id is not None:
+                ack = fail(ErrorCode.INVALID, "an event must be named by a non-reserved string")
+                await self._send_packet(
+                    eio_sid,
+                    self.packet_class(packet.ACK, namespace=namespace or "/", data=[ack], id=id),
+                )
+            return
+        await super()._handle_event(eio_sid, namespace, id, data)
+
+
+class Gateway:
+    """Holds the Socket.IO server, the NATS connection and the live sessions."""
+
+    def __init__(self, settings: GatewaySettings, nc: NATS, verifier: TokenVerifier) -> None:
+        self.settings = settings
+        self.nc = nc
+        self.verifier = verifier
+        origins: Any = settings.cors_origins or None
+        if origins == ["*"]:
+            origins = "*"
+        self.sio = _Server(
+            async_mode="asgi",
+            cors_allowed_origins=origins,
+            max_http_buffer_size=settings.max_frame_bytes,
+            http_compression=False,
+            logger=False,
+            engineio_logger=False,
+        )
+        self.fanout = Fanout(self.sio, nc, NAMESPACES, settings.max_pending_packets)
+        self.sessions: dict[str, Session] = {}
+        for ns in NAMESPACES:
+            self.sio.on("connect", self._make_connect(ns), namespace=ns)
+            self.sio.on("disconnect", self._make_disconnect(ns), namespace=ns)
+            self.sio.on("*", self._make_dispatch(ns), namespace=ns)
+
+    async def verify(self, token: str) -> VerifiedToken:
+        """Verify a token; `AuthError` becomes a `ServiceError` with the same code."""
+        try:
+            return await self.verifier.verify(token)
+        except AuthError as exc:
+            raise ServiceError(exc.code, exc.message) from None
+
+    def schedule_expiry(self, s: Session, exp: int) -> None:
+        """Disconnect `s` at `exp` plus the leeway, replacing an earlier deadline."""
+        if s.expiry is not None:
+            s.expiry.cancel()
+        s.exp = exp
+        delay = max(0.0, exp + self.settings.jwt_leeway - time.time())
+        loop = asyncio.get_running_loop()
+        s.expiry = loop.call_later(delay, self._expire, s)
+
+    def _expire(self, s: Session) -> None:
+        if self.sessions.get(s.sid) is s:
+            log.info("token expired for %s on %s", s.identity.user_id, s.namespace)
+            asyncio.get_running_loop().create_task(self.sio.disconnect(s.sid, s.namespace))
+
+    # connection lifecycle ------------------------------------------------------
+
+    def _make_connect(self, namespace: str) -> Any:
+        async def on_connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+            try:
+                await self._connect(sid, namespace, environ, auth)
+            except AuthError as exc:
+                raise socketio.exceptions.ConnectionRefusedError(
+                    exc.message, {"code": str(exc.code), "message": exc.message}
+                ) from None
+
+        return on_connect
+
+    async def _connect(self, sid: str, namespace: str, environ: dict[str, Any], auth: Any) -> None:
+        token = extract_token(environ, auth, self.settings.jwt_cookie)
+        if token is None:
+            raise AuthError("a token is required")
+        verified = await self.verifier.verify(token)
+        check_namespace(namespace, verified.identity.role, self.settings)
+        s = Session(
+            sid=sid,
+            namespace=namespace,
+            identity=verified.identity,
+            exp=verified.exp,
+            bucket=TokenBucket(self.settings.rate_limit_per_sec, self.settings.rate_limit_burst),
+        )
+        self.sessions[sid] = s
+        self.schedule_expiry(s, verified.exp)
+        rooms = [r.subject for r in auto_rooms(verified.identity, namespace)]
+        s.subjects.update(rooms)
+        await self.fanout.join(sid, namespace, rooms)
+        await self._register(s)
+
+    async def _register(self, s: Session) -> None:
+        try:
+            await request(
+                self.nc,
+                subjects.directory_register(),
+                RegisterMember(identity=s.identity),
+                OkReply,
+                REGISTER_TIMEOUT,
+                "rooms",
+            )
+        except ServiceError as exc:
+            log.warning("tenant directory not updated for %s: %s", s.identity.user_id, exc.message)
+
+    def _make_disconnect(self, namespace: str) -> Any:
+        async def on_disconnect(sid: str, reason: Any = None) -> None:
+            s = self.sessions.pop(sid, None)
+            if s is None:
+                return
+            if s.expiry is not None:
+                s.expiry.cancel()
+            for subject in s.subjects:
+                await self.fanout.forget(subject)
+
+        return on_disconnect
+
+    # client events -------------------------------------------------------------
+
+    def _make_dispatch(self, namespace: str) -> Any:
+        async def on_event(event: str, sid: str, *args: Any) -> Ack:
+            ack = await self._dispatch(event, sid, args)
+            if not ack["ok"] and event in SEND_EVENTS:
+                client_id = args[0].get("clientId") if args and isinstance(args[0], dict) else None
+                error = {**ack["error"], "clientId": client_id}
+                await self.sio.emit("chat:error", error, to=sid, namespace=namespace)
+            return ack
+
+        return on_event
+
+    async def _dispatch(self, event: str, sid: str, args: tuple[Any, ...]) -> Ack:
+        s = self.sessions.get(sid)
+        if s is None:
+            return fail(ErrorCode.UNAUTHENTICATED, "not connected")
+        if not s.bucket.take():
+            return fail(ErrorCode.RATE_LIMITED, "too many events; slow down")
+        handler = HANDLERS.get(event)
+        if handler is None:
+            return fail(ErrorCode.INVALID, f"unknown event {event[:64]!r}")
+        if len(args) > 1:
+            return fail(ErrorCode.INVALID, "an event takes one payload object")
+        try:
+            return await handler(self, s, args[0] if args else {})
+        except ValidationError as exc:
+            return fail(ErrorCode.INVALID, _describe(exc))
+        except ServiceError as exc:
+            return fail(exc.code, exc.message)
+        except Exception:
+            log.exception("%s failed", event)
+            return fail(ErrorCode.INTERNAL, "internal error")
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        where = ".".join(str(p) for p in err["loc"]) or "payload"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,3 @@
+from services.rooms.app import main
+
+main()

@@ -1,0 +1,71 @@
+"""Rooms service composition: broker, database, message log, handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from faststream import FastStream
+from faststream.nats import NatsBroker
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from roomcast.config import load_settings
+from roomcast.runtime import instance_name, mark_ready, setup_logging
+from roomcast.streams import ensure_log_stream
+from services.rooms.adapters.log import MessageLog
+from services.rooms.adapters.sql import SqlDirectory
+from services.rooms.handlers import register_handlers
+from services.rooms.service import RoomsService
+from services.rooms.settings import RoomsSettings
+
+log = logging.getLogger(__name__)
+
+
+def build(settings: RoomsSettings) -> FastStream:
+    """Wire the rooms service; nothing connects until the app starts."""
+    name = instance_name(settings.instance_id, "rooms")
+    broker = NatsBroker(
+        settings.nats_url, name=name, max_reconnect_attempts=-1, log_level=logging.DEBUG
+    )
+    engine = create_async_engine(
+        settings.database_url, pool_size=settings.db_pool_size, pool_pre_ping=True
+    )
+    app = FastStream(broker)
+    holder: dict[str, RoomsService] = {}
+
+    async def publish(subject: str, body: bytes, headers: dict[str, str]) -> None:
+        await broker.connection.publish(subject, body, headers=headers)
+
+    @app.on_startup
+    async def connect() -> None:
+        await broker.connect()
+        js = broker.connection.jetstream()
+        epoch = await ensure_log_stream(js, settings.log_max_age, settings.log_duplicate_window)
+        service = RoomsService(
+            SqlDirectory(engine), MessageLog(js), publish, epoch, settings.member_cache_size
+        )
+        holder["service"] = service
+        register_handlers(broker, service, settings.rooms_workers)
+
+    @app.after_startup
+    async def ready() -> None:
+        log.info("rooms %s ready", name)
+        mark_ready(name=name)
+
+    @app.after_shutdown
+    async def close() -> None:
+        await engine.dispose()
+
+    return app
+
+
+def main() -> None:
+    """Entry point: `python -m services.rooms` / `roomcast rooms`."""
+    settings = load_settings(RoomsSettings)
+    setup_logging(settings.log_level, "rooms")
+    try:
+        import uvloop
+
+        uvloop.run(build(settings).run())
+    except ImportError:
+        asyncio.run(build(settings).run())

@@ -1,0 +1,25 @@
+"""Rooms service settings (`ROOMCAST_*`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from roomcast.config import CommonSettings
+
+
+class RoomsSettings(CommonSettings):
+    """Everything the rooms service needs; validated at start-up."""
+
+    rooms_workers: int = Field(
+        default=64, ge=1, le=1024, description="Sends handled concurrently per replica."
+    )
+    log_max_age: float = Field(
+        default=7 * 86400, gt=0, description="Seconds the message log keeps messages (recovery)."
+    )
+    log_duplicate_window: float = Field(
+        default=120, gt=0, description="Seconds within which a repeated clientId is deduplicated."
+    )
+    member_cache_size: int = Field(
+        default=100_000, ge=0, description="Known tenant members cached per replica."
+    )
+    db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections per replica.")
