@@ -31,14 +31,17 @@ class _Server(uvicorn.Server):
 
 
 def health_app(gw: Gateway) -> Any:
-    """`/healthz` (process alive) and `/readyz` (NATS connected) for probes."""
+    """`/healthz` (alive), `/readyz` (NATS connected) for probes; `/statz` counters."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
         path = scope.get("path", "")
+        body: dict[str, Any]
         if path == "/healthz":
             status, body = 200, {"ok": True}
+        elif path == "/statz":
+            status, body = 200, gw.stats()
         elif path == "/readyz":
             ready = gw.nc.is_connected
             status, body = (200 if ready else 503), {"ok": ready, "nats": ready}
@@ -60,7 +63,10 @@ async def serve(settings: GatewaySettings) -> None:
     """Run one gateway until SIGINT/SIGTERM."""
     name = instance_name(settings.instance_id, "gateway")
     nc = await connect_nats(settings.nats_url, name)
-    gw = Gateway(settings, nc, TokenVerifier(settings))
+    verifier = TokenVerifier(settings)
+    await verifier.warm_up()
+    gw = Gateway(settings, nc, verifier)
+    gw.presence.start()
     asgi = socketio.ASGIApp(gw.sio, other_asgi_app=health_app(gw), socketio_path="socket.io")
     config = uvicorn.Config(
         asgi,
@@ -90,6 +96,7 @@ async def serve(settings: GatewaySettings) -> None:
     for s in list(gw.sessions.values()):
         if s.expiry is not None:
             s.expiry.cancel()
+    await gw.presence.stop()
     await nc.drain()
 
 

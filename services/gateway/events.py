@@ -16,6 +16,7 @@ from contracts.errors import ErrorCode, ServiceError
 from contracts.messages import ChatAck, ChatSend
 from contracts.rooms import Room
 from services.gateway.envelope import Ack, ok
+from services.gateway.presence import presence_heartbeat, presence_list
 from services.gateway.rpc import request
 from services.gateway.sessions import Session
 
@@ -114,14 +115,14 @@ HANDLERS: dict[str, Handler] = {
     "auth:refresh": auth_refresh,
     "manage:watch": manage_watch,
     "manage:unwatch": manage_unwatch,
+    "presence:heartbeat": presence_heartbeat,
+    "presence:list": presence_list,
 }
 for _event in (
     "room:join",
     "room:leave",
     "room:send",
     "chat:history",
-    "presence:heartbeat",
-    "presence:list",
     "notification:read",
     "notification:dismiss",
     "notification:list",

@@ -35,6 +35,7 @@ class Fanout:
         self._max_pending = max_pending
         self._refs: dict[str, int] = {}
         self._subs: dict[str, Subscription] = {}
+        self.received = 0
         self.delivered = 0
         self.dropped_slow = 0
 
@@ -82,6 +83,7 @@ class Fanout:
                 log.debug("unsubscribe from %s failed", subject, exc_info=True)
 
     async def _on_delivery(self, msg: Msg) -> None:
+        self.received += 1
         try:
             item = delivery.decode(msg.headers, msg.data)
         except ValueError:

@@ -26,6 +26,7 @@ from services.gateway.envelope import Ack, fail
 from services.gateway.events import HANDLERS, SEND_EVENTS
 from services.gateway.fanout import Fanout
 from services.gateway.limits import TokenBucket
+from services.gateway.presence import PresenceReporter
 from services.gateway.rpc import request
 from services.gateway.sessions import NAMESPACES, Session, auto_rooms
 from services.gateway.settings import GatewaySettings
@@ -75,10 +76,21 @@ class Gateway:
         )
         self.fanout = Fanout(self.sio, nc, NAMESPACES, settings.max_pending_packets)
         self.sessions: dict[str, Session] = {}
+        self.presence = PresenceReporter(nc, settings)
         for ns in NAMESPACES:
             self.sio.on("connect", self._make_connect(ns), namespace=ns)
             self.sio.on("disconnect", self._make_disconnect(ns), namespace=ns)
             self.sio.on("*", self._make_dispatch(ns), namespace=ns)
+
+    def stats(self) -> dict[str, int]:
+        """Counters for `/statz`: connections, hosted rooms, deliveries."""
+        return {
+            "sessions": len(self.sessions),
+            "hosted_subjects": len(self.fanout.hosted),
+            "deliveries_received": self.fanout.received,
+            "packets_delivered": self.fanout.delivered,
+            "slow_consumers_dropped": self.fanout.dropped_slow,
+        }
 
     async def verify(self, token: str) -> VerifiedToken:
         """Verify a token; `AuthError` becomes a `ServiceError` with the same code."""
@@ -132,6 +144,7 @@ class Gateway:
         rooms = [r.subject for r in auto_rooms(verified.identity, namespace)]
         s.subjects.update(rooms)
         await self.fanout.join(sid, namespace, rooms)
+        self.presence.opened(s)
         await self._register(s)
 
     async def _register(self, s: Session) -> None:
@@ -152,6 +165,7 @@ class Gateway:
             s = self.sessions.pop(sid, None)
             if s is None:
                 return
+            self.presence.closed(sid)
             if s.expiry is not None:
                 s.expiry.cancel()
             for subject in s.subjects:

@@ -62,6 +62,20 @@ class GatewaySettings(CommonSettings):
     max_pending_packets: int = Field(
         default=1000, ge=10, description="Queued packets per slow socket before it is dropped."
     )
+    presence_beat_interval: float = Field(
+        default=5.0, gt=0, description="Seconds between presence reports (lease, heartbeats)."
+    )
+    gateway_lease_ttl: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds after its last report before a silent gateway's users go offline.",
+    )
+    presence_flush_delay: float = Field(
+        default=0.02, ge=0, le=1, description="Seconds to batch connects/disconnects."
+    )
+    presence_batch_max: int = Field(
+        default=1000, ge=1, description="Connections per presence report, at most."
+    )
 
     @field_validator("jwt_algorithms")
     @classmethod
@@ -72,6 +86,12 @@ class GatewaySettings(CommonSettings):
                 f"unsupported algorithms {unknown}; choose from {sorted(ALLOWED_ALGORITHMS)}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlives_beats(self) -> GatewaySettings:
+        if self.gateway_lease_ttl < 2 * self.presence_beat_interval:
+            raise ValueError("gateway_lease_ttl must be at least twice presence_beat_interval")
+        return self
 
     @model_validator(mode="after")
     def _keys_for_algorithms(self) -> GatewaySettings:

@@ -1,0 +1,31 @@
+"""The delivery contract: payload as body, routing in headers."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from contracts import delivery
+
+
+def test_round_trip() -> None:
+    headers, body = delivery.encode(
+        "chat:message", {"body": "hé"}, skip_sid="sid1", skip_subjects=["a.b", "c.d"]
+    )
+    item = delivery.decode(headers, body)
+    assert item.event == "chat:message"
+    assert orjson.loads(item.body) == {"body": "hé"}
+    assert item.skip_sid == "sid1"
+    assert item.skip_subjects == ("a.b", "c.d")
+
+
+def test_optional_headers_are_omitted() -> None:
+    headers, _ = delivery.encode("user:online", {})
+    assert headers == {delivery.EVENT: "user:online"}
+    assert delivery.decode(headers, b"{}").skip_subjects == ()
+
+
+@pytest.mark.parametrize("headers", [None, {}, {delivery.EVENT: ""}])
+def test_missing_event_is_refused(headers: dict[str, str] | None) -> None:
+    with pytest.raises(ValueError, match="Rc-Event"):
+        delivery.decode(headers, b"{}")
