@@ -15,6 +15,7 @@ from socketio import packet
 from contracts import subjects
 from contracts.errors import ErrorCode, ServiceError
 from contracts.tenants import OkReply, RegisterMember
+from services.gateway import codec
 from services.gateway.auth import (
     AuthError,
     TokenVerifier,
@@ -27,6 +28,7 @@ from services.gateway.events import HANDLERS, SEND_EVENTS
 from services.gateway.fanout import Fanout
 from services.gateway.limits import TokenBucket
 from services.gateway.presence import PresenceReporter
+from services.gateway.recovery import Recovery, requested_since
 from services.gateway.rpc import request
 from services.gateway.sessions import NAMESPACES, Session, auto_rooms
 from services.gateway.settings import GatewaySettings
@@ -71,10 +73,12 @@ class Gateway:
             cors_allowed_origins=origins,
             max_http_buffer_size=settings.max_frame_bytes,
             http_compression=False,
+            json=codec,
             logger=False,
             engineio_logger=False,
         )
         self.fanout = Fanout(self.sio, nc, NAMESPACES, settings.max_pending_packets)
+        self.recovery = Recovery(nc, self.fanout, settings.request_timeout)
         self.sessions: dict[str, Session] = {}
         self.presence = PresenceReporter(nc, settings)
         for ns in NAMESPACES:
@@ -141,11 +145,16 @@ class Gateway:
         )
         self.sessions[sid] = s
         self.schedule_expiry(s, verified.exp)
+        since = requested_since(auth)
+        if since is not None:
+            self.recovery.hold(s)
         rooms = [r.subject for r in auto_rooms(verified.identity, namespace)]
         s.subjects.update(rooms)
         await self.fanout.join(sid, namespace, rooms)
         self.presence.opened(s)
         await self._register(s)
+        if since is not None:
+            self.recovery.start(s, since)
 
     async def _register(self, s: Session) -> None:
         try:
@@ -166,6 +175,7 @@ class Gateway:
             if s is None:
                 return
             self.presence.closed(sid)
+            self.recovery.end(sid)
             if s.expiry is not None:
                 s.expiry.cancel()
             for subject in s.subjects:

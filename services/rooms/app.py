@@ -15,6 +15,7 @@ from roomcast.streams import ensure_log_stream
 from services.rooms.adapters.log import MessageLog
 from services.rooms.adapters.sql import SqlDirectory
 from services.rooms.handlers import register_handlers
+from services.rooms.hotpath import ChatSendSubscriber
 from services.rooms.service import RoomsService
 from services.rooms.settings import RoomsSettings
 
@@ -25,13 +26,17 @@ def build(settings: RoomsSettings) -> FastStream:
     """Wire the rooms service; nothing connects until the app starts."""
     name = instance_name(settings.instance_id, "rooms")
     broker = NatsBroker(
-        settings.nats_url, name=name, max_reconnect_attempts=-1, log_level=logging.DEBUG
+        settings.nats_url,
+        name=name,
+        max_reconnect_attempts=-1,
+        log_level=logging.DEBUG,
+        apply_types=False,
     )
     engine = create_async_engine(
         settings.database_url, pool_size=settings.db_pool_size, pool_pre_ping=True
     )
     app = FastStream(broker)
-    holder: dict[str, RoomsService] = {}
+    holder: dict[str, ChatSendSubscriber] = {}
 
     async def publish(subject: str, body: bytes, headers: dict[str, str]) -> None:
         await broker.connection.publish(subject, body, headers=headers)
@@ -44,13 +49,20 @@ def build(settings: RoomsSettings) -> FastStream:
         service = RoomsService(
             SqlDirectory(engine), MessageLog(js), publish, epoch, settings.member_cache_size
         )
-        holder["service"] = service
         register_handlers(broker, service, settings.rooms_workers)
+        hot = ChatSendSubscriber(broker.connection, service, settings.rooms_workers)
+        await hot.start()
+        holder["hot"] = hot
 
     @app.after_startup
     async def ready() -> None:
         log.info("rooms %s ready", name)
         mark_ready(name=name)
+
+    @app.on_shutdown
+    async def drain() -> None:
+        if "hot" in holder:
+            await holder["hot"].stop()
 
     @app.after_shutdown
     async def close() -> None:

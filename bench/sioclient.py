@@ -1,0 +1,73 @@
+"""A minimal Socket.IO v4 client over a raw WebSocket, for load generation only.
+
+python-socketio's client costs more CPU per message than the gateway under test, and
+on a 2-core machine the load generator would measure itself. This speaks just enough
+of Engine.IO 4 / Socket.IO 5 (open, namespace connect, events, acks, ping/pong).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable
+from typing import Any
+
+import websockets
+
+
+class RawClient:
+    """One socket on one namespace."""
+
+    def __init__(self, url: str, token: str, namespace: str = "/tenant") -> None:
+        base = url.replace("http://", "ws://").rstrip("/")
+        self._url = f"{base}/socket.io/?EIO=4&transport=websocket"
+        self._token = token
+        self._ns = namespace
+        self._ids = itertools.count(1)
+        self._acks: dict[int, asyncio.Future[Any]] = {}
+        self.on_event: Callable[[str, Any], None] = lambda event, data: None
+        self._ws: Any = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        self._ws = await websockets.connect(self._url, compression=None, max_size=2**20)
+        opened = await self._ws.recv()
+        assert opened.startswith("0"), opened
+        await self._ws.send(f"40{self._ns},{json.dumps({'token': self._token})}")
+        while True:
+            reply = await self._ws.recv()
+            if reply.startswith(f"40{self._ns},"):
+                break
+            if reply.startswith(f"44{self._ns},"):
+                raise ConnectionError(reply)
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        prefix_event = f"42{self._ns},"
+        prefix_ack = f"43{self._ns},"
+        async for frame in self._ws:
+            if frame == "2":
+                await self._ws.send("3")
+            elif frame.startswith(prefix_event):
+                event, data = json.loads(frame[len(prefix_event) :])
+                self.on_event(event, data)
+            elif frame.startswith(prefix_ack):
+                rest = frame[len(prefix_ack) :]
+                bracket = rest.index("[")
+                fut = self._acks.pop(int(rest[:bracket]), None)
+                if fut is not None and not fut.done():
+                    fut.set_result(json.loads(rest[bracket:])[0])
+
+    async def call(self, event: str, data: Any) -> Any:
+        ack_id = next(self._ids)
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._acks[ack_id] = fut
+        await self._ws.send(f"42{self._ns},{ack_id}{json.dumps([event, data])}")
+        return await fut
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+        if self._ws is not None:
+            await self._ws.close()
