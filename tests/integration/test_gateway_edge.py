@@ -11,6 +11,7 @@ from typing import Any
 
 import jwt
 import pytest
+import socketio
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -28,7 +29,10 @@ def edge(stack_factory: Stack) -> Iterator[dict[str, ServiceProcess]]:
         {"ROOMCAST_RATE_LIMIT_PER_SEC": "1", "ROOMCAST_RATE_LIMIT_BURST": "5"},
         instance="gw-limited",
     )
-    yield {"rooms": rooms, "gw": gw, "limited": limited}
+    cors = stack_factory.start(
+        "gateway", {"ROOMCAST_CORS_ORIGINS": "http://app.example"}, instance="gw-cors"
+    )
+    yield {"rooms": rooms, "gw": gw, "limited": limited, "cors": cors}
 
 
 @pytest.fixture
@@ -180,3 +184,26 @@ async def test_rooms_service_down_gives_unavailable_not_a_dead_gateway(
         edge["rooms"].start()
     ack = await alice.call("chat:send", {"to": "alice", "body": "retry", "clientId": "k1"})
     assert ack["ok"], ack
+
+
+@pytest.mark.parametrize(
+    ("gateway", "origin", "accepted"),
+    [
+        ("cors", "http://app.example", True),
+        ("cors", "http://evil.example", False),
+        ("gw", "http://evil.example", False),
+    ],
+)
+async def test_browser_origins_are_checked(
+    edge: dict[str, ServiceProcess], gateway: str, origin: str, accepted: bool
+) -> None:
+    client = Client()
+    headers = {"Origin": origin}
+    tok = {"token": token("o", unique("cors"))}
+    if accepted:
+        await client.connect(edge[gateway].url, auth=tok, headers=headers)
+        assert client.sio.connected
+        await client.close()
+    else:
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await client.connect(edge[gateway].url, auth=tok, headers=headers)
