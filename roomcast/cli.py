@@ -1,0 +1,264 @@
+"""The `roomcast` command.
+
+- `roomcast dev`: the whole system locally (see `roomcast.supervisor`).
+- `roomcast token`: mint a development JWT; prints only the token.
+- `roomcast migrate`: bring the database schema up to date.
+- `roomcast gateway|rooms|presence|persistence`: run one service in the foreground.
+- `roomcast tenant set|show`: change or read a tenant's run-time settings.
+
+Settings come from a flag, else the `ROOMCAST_*` environment variable, else the
+`dev.json` of a running `roomcast dev` (`--data-dir`), else a default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import runpy
+import sys
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, cast
+
+import jwt
+from pydantic import BaseModel
+
+from roomcast import devstate
+
+SERVICE_COMMANDS = ("gateway", "rooms", "presence", "persistence")
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+REQUEST_TIMEOUT = 5.0
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as `roomcast: <message>`, exit code 1."""
+
+
+def parse_value(text: str) -> bool | int | str:
+    """A `tenant set` value: `true`/`false` → bool, an integer → int, else the string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def make_token(
+    secret: str,
+    user: str,
+    tenant: str,
+    role: str,
+    name: str | None = None,
+    ttl: int = 3600,
+    now: int | None = None,
+) -> str:
+    """An HS256 JWT using the gateway's configured claim names, audience and issuer.
+
+    Args:
+        secret: The shared HS256 secret.
+        user: User id claim (`ROOMCAST_JWT_CLAIM_USER`, default `sub`).
+        tenant: Tenant claim (`ROOMCAST_JWT_CLAIM_TENANT`, default `tenant`).
+        role: Role claim (`ROOMCAST_JWT_CLAIM_ROLE`, default `role`).
+        name: Display name claim (`ROOMCAST_JWT_CLAIM_NAME`, default `name`), if any.
+        ttl: Seconds until `exp`.
+        now: Issue time (default: the current time).
+
+    Returns:
+        The encoded token.
+    """
+    issued = int(time.time()) if now is None else now
+    env = os.environ.get
+    claims: dict[str, object] = {
+        env("ROOMCAST_JWT_CLAIM_USER") or "sub": user,
+        env("ROOMCAST_JWT_CLAIM_TENANT") or "tenant": tenant,
+        env("ROOMCAST_JWT_CLAIM_ROLE") or "role": role,
+        "iat": issued,
+        "exp": issued + ttl,
+    }
+    if name:
+        claims[env("ROOMCAST_JWT_CLAIM_NAME") or "name"] = name
+    if env("ROOMCAST_JWT_AUDIENCE"):
+        claims["aud"] = env("ROOMCAST_JWT_AUDIENCE")
+    if env("ROOMCAST_JWT_ISSUER"):
+        claims["iss"] = env("ROOMCAST_JWT_ISSUER")
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def _cmd_dev(args: argparse.Namespace) -> int:
+    from roomcast import supervisor
+
+    if args.gateways < 1:
+        raise CommandError("--gateways must be at least 1")
+    return supervisor.run(args.dir, port=args.port, gateways=args.gateways)
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    secret = devstate.resolve(
+        "ROOMCAST_JWT_SECRET",
+        "jwt_secret",
+        flag=args.secret,
+        default=devstate.stored_secret(args.dir),
+        directory=args.dir,
+    )
+    if not secret:
+        raise CommandError(
+            "no JWT secret: pass --secret, set ROOMCAST_JWT_SECRET, or start `roomcast dev`"
+        )
+    print(make_token(secret, args.user, args.tenant, args.role, args.name, args.ttl))
+    return 0
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    url = devstate.resolve(
+        "ROOMCAST_DATABASE_URL",
+        "database_url",
+        flag=args.database_url,
+        default=DEFAULT_DATABASE_URL,
+        directory=args.dir,
+    )
+    assert url is not None
+    module = importlib.import_module("roomcast.migrations")
+    upgrade = cast(Callable[[str], Coroutine[Any, Any, None]], module.upgrade)
+    asyncio.run(upgrade(url))
+    print("database is up to date", file=sys.stderr)
+    return 0
+
+
+def _cmd_service(args: argparse.Namespace) -> int:
+    runpy.run_module(f"services.{args.command}", run_name="__main__", alter_sys=True)
+    return 0
+
+
+async def _request(url: str, subject: str, payload: BaseModel) -> bytes:
+    import nats
+    from nats.errors import NoRespondersError, NoServersError
+    from nats.errors import TimeoutError as NatsTimeout
+
+    async def quiet(exc: Exception) -> None:
+        """Connection errors are reported once, below, not logged per attempt."""
+
+    try:
+        nc = await asyncio.wait_for(
+            nats.connect(
+                url,
+                connect_timeout=REQUEST_TIMEOUT,
+                allow_reconnect=False,
+                max_reconnect_attempts=1,
+                error_cb=quiet,
+            ),
+            timeout=2 * REQUEST_TIMEOUT,
+        )
+    except (NoServersError, OSError, TimeoutError) as exc:
+        raise CommandError(
+            f"cannot connect to NATS at {url}: {exc or type(exc).__name__}"
+        ) from None
+    try:
+        msg = await nc.request(subject, payload.model_dump_json().encode(), REQUEST_TIMEOUT)
+    except (NoRespondersError, NatsTimeout, TimeoutError):
+        raise CommandError(
+            f"no answer on {subject} within {REQUEST_TIMEOUT:.0f} s: is the rooms service running?"
+        ) from None
+    finally:
+        await nc.close()
+    data: bytes = msg.data
+    return data
+
+
+def _cmd_tenant(args: argparse.Namespace) -> int:
+    from contracts import subjects
+    from contracts.tenants import GetTenantSettings, SetTenantSettings, TenantSettingsReply
+
+    url = devstate.resolve(
+        "ROOMCAST_NATS_URL",
+        "nats_url",
+        flag=args.nats_url,
+        default=DEFAULT_NATS_URL,
+        directory=args.dir,
+    )
+    assert url is not None
+    request: BaseModel
+    if args.tenant_command == "set":
+        values = {}
+        for item in args.values:
+            key, sep, raw = item.partition("=")
+            if not sep or not key:
+                raise CommandError(f"expected KEY=VALUE, got {item!r}")
+            values[key] = parse_value(raw)
+        request = SetTenantSettings(tenant=args.tenant, values=values)
+        subject = subjects.tenant_settings_set()
+    else:
+        request = GetTenantSettings(tenant=args.tenant)
+        subject = subjects.tenant_settings_get()
+    reply = TenantSettingsReply.model_validate_json(asyncio.run(_request(url, subject, request)))
+    if not reply.ok or reply.settings is None:
+        reason = f"{reply.error.code}: {reply.error.message}" if reply.error else "refused"
+        raise CommandError(f"tenant {args.tenant}: {reason}")
+    print(reply.settings.model_dump_json(indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `roomcast` command."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        dest="data_dir",
+        help="dev data directory (default: $ROOMCAST_DATA_DIR or .roomcast)",
+    )
+    parser = argparse.ArgumentParser(prog="roomcast", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    dev = sub.add_parser("dev", parents=[common], help="run everything locally")
+    dev.add_argument("--port", type=int, default=8000, help="first gateway port (8000)")
+    dev.add_argument("--gateways", type=int, default=1, help="gateway processes (1)")
+    dev.set_defaults(handler=_cmd_dev)
+
+    token = sub.add_parser("token", parents=[common], help="print a development JWT")
+    token.add_argument("--user", required=True, help="user id")
+    token.add_argument("--tenant", required=True, help="tenant id")
+    token.add_argument("--role", required=True, help="role, e.g. member or admin")
+    token.add_argument("--name", help="display name")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (3600)")
+    token.add_argument("--secret", help="HS256 secret (default: env, then roomcast dev)")
+    token.set_defaults(handler=_cmd_token)
+
+    migrate = sub.add_parser("migrate", parents=[common], help="apply database migrations")
+    migrate.add_argument("--database-url", help="SQLAlchemy URL (default: env, then dev)")
+    migrate.set_defaults(handler=_cmd_migrate)
+
+    for name in SERVICE_COMMANDS:
+        service = sub.add_parser(name, help=f"run the {name} service (settings from env)")
+        service.set_defaults(handler=_cmd_service)
+
+    tenant = sub.add_parser("tenant", help="tenant settings")
+    tenant_sub = tenant.add_subparsers(dest="tenant_command", required=True, metavar="ACTION")
+    setter = tenant_sub.add_parser("set", parents=[common], help="change settings")
+    setter.add_argument("tenant")
+    setter.add_argument("values", nargs="+", metavar="KEY=VALUE")
+    show = tenant_sub.add_parser("show", parents=[common], help="print settings")
+    show.add_argument("tenant")
+    for action in (setter, show):
+        action.add_argument("--nats-url", help="NATS URL (default: env, then dev)")
+        action.set_defaults(handler=_cmd_tenant)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `roomcast` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    args.dir = devstate.data_dir(getattr(args, "data_dir", None))
+    handler = cast(Callable[[argparse.Namespace], int], args.handler)
+    try:
+        return handler(args)
+    except CommandError as exc:
+        print(f"roomcast: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+"""Fixtures for every test live in `tests/servers.py`."""
+
+pytest_plugins = ["tests.servers", "tests.stack"]
