@@ -21,6 +21,9 @@ PREFIX = "roomcast.v1"
 LOG_STREAM = "ROOMCAST_LOG"
 """JetStream stream holding every chat and room message."""
 
+DLQ_STREAM = "ROOMCAST_DLQ"
+"""JetStream stream keeping dead letters (messages a service could never process)."""
+
 ROOMS_QUEUE = "rooms"
 PRESENCE_QUEUE = "presence"
 PERSISTENCE_QUEUE = "persistence"
@@ -56,6 +59,26 @@ def tenant_settings_get() -> str:
 def tenant_settings_changed() -> str:
     """Rooms → every rooms replica: drop cached settings of a tenant."""
     return _join("evt", "tenant", "settings_changed")
+
+
+def presence_report() -> str:
+    """Gateway → presence: a batch of connection changes, heartbeats and the lease."""
+    return _join("cmd", "presence", "report")
+
+
+def presence_list() -> str:
+    """Gateway → presence: the online users of a tenant."""
+    return _join("cmd", "presence", "list")
+
+
+def history() -> str:
+    """Gateway → persistence: one page of a conversation's stored messages."""
+    return _join("cmd", "persistence", "history")
+
+
+def recover() -> str:
+    """Gateway → persistence: messages a reconnecting socket missed (chunked reply)."""
+    return _join("cmd", "persistence", "recover")
 
 
 # delivery ------------------------------------------------------------------------
@@ -118,3 +141,24 @@ def log_dm_of_user(tenant: str, user_id: str) -> list[str]:
 def log_dm_of_tenant(tenant: str) -> str:
     """Filter matching every direct message of a tenant."""
     return _join("log", encode_token(tenant), "dm", ">")
+
+
+def log_kind(subject: str) -> str | None:
+    """The kind of a log subject (`dm` for `log_dm` subjects), or None if not a log subject."""
+    parts = subject.split(".")
+    if len(parts) < 5 or ".".join(parts[:3]) != _join("log"):
+        return None
+    return parts[4]
+
+
+# dead letters (JetStream) --------------------------------------------------------
+
+
+def dead_letter(source: str) -> str:
+    """Dead letters of one consumer, e.g. `dead_letter("persistence")`."""
+    return _join("dlq", encode_token(source))
+
+
+def dead_letter_all() -> str:
+    """Every subject of the dead-letter stream."""
+    return _join("dlq", ">")

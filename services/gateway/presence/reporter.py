@@ -1,20 +1,4 @@
-"""The gateway's side of presence: report connections in batches, hold a lease.
-
-One `PresenceReporter` per gateway process sends `GatewayReport`s, one at a time, to
-the presence service:
-
-- soon after connections open or close (batched over `presence_flush_delay`);
-- at least every `presence_beat_interval` seconds: that renews the gateway's lease
-  (`gateway_lease_ttl`) and carries the ids of the connections whose clients sent a
-  `presence:heartbeat` since, with how long ago. 10,000 connections cost one message
-  per beat, not one per heartbeat.
-
-A report the service could not apply (presence or Redis down) is kept and merged into
-the next attempt. When the service answers `resync` (Redis lost its state, or this
-gateway's lease ran out), the gateway restates every live connection.
-
-Only `/tenant` (and `/`) sockets count for presence; `/manage` sockets watch.
-"""
+"""The presence reporter: batches, beats, retries and resyncs (see the package doc)."""
 
 from __future__ import annotations
 
@@ -24,29 +8,17 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nats.aio.client import Client as NATS
 
 from contracts import subjects
-from contracts.client import EmptyIn, TenantIn
-from contracts.errors import ErrorCode, ServiceError
-from contracts.presence import (
-    ClosedConnection,
-    GatewayReport,
-    OpenedConnection,
-    PresenceListReply,
-    PresenceListRequest,
-    ReportReply,
-)
+from contracts.errors import ServiceError
+from contracts.presence import ClosedConnection, GatewayReport, OpenedConnection, ReportReply
 from roomcast.runtime import instance_name
-from services.gateway.envelope import Ack, ok
 from services.gateway.rpc import request
 from services.gateway.sessions import Session
 from services.gateway.settings import GatewaySettings
-
-if TYPE_CHECKING:
-    from services.gateway.server import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -217,11 +189,15 @@ class PresenceReporter:
         return False
 
     async def _drain(self) -> bool:
-        sent = False
-        while self._opened or self._closed or self._alive or not sent:
+        """Send what is pending now, in as few reports as the batch limit allows.
+
+        What arrives meanwhile waits: connects and closes wake the loop again,
+        heartbeats ride with the next beat.
+        """
+        backlog = max(len(self._opened), len(self._closed), len(self._alive))
+        for _ in range(max(1, -(-backlog // self._settings.presence_batch_max))):
             if not await self._send_pending():
                 return False
-            sent = True
         return True
 
     # reports -------------------------------------------------------------------
@@ -297,6 +273,7 @@ class PresenceReporter:
             if conn is not None:
                 conn.acked = False
                 self._opened[sid] = None
+                self._wake.set()
 
     async def _try(self, report: GatewayReport, *, adopt: bool = True) -> ReportReply | None:
         try:
@@ -320,45 +297,3 @@ class PresenceReporter:
         return await request(
             self._nc, subjects.presence_report(), report, ReportReply, wait, "presence"
         )
-
-
-# client events -------------------------------------------------------------------
-
-
-async def presence_heartbeat(gw: Gateway, s: Session, data: Any) -> Ack:
-    """`presence:heartbeat`: keeps this connection online (clients send it every 60 s)."""
-    EmptyIn.model_validate(data)
-    if s.on_manage:
-        return ok()
-    gw.presence.heartbeat(s.sid)
-    if not gw.presence.healthy:
-        raise ServiceError(
-            ErrorCode.UNAVAILABLE, "presence is unavailable; this heartbeat counts once it is back"
-        )
-    return ok()
-
-
-async def presence_list(gw: Gateway, s: Session, data: Any) -> Ack:
-    """`presence:list`: online users of the caller's tenant (`/manage`: of `tenant`)."""
-    wait = gw.settings.request_timeout
-    if s.on_manage:
-        tenant = TenantIn.model_validate(data).tenant
-    else:
-        EmptyIn.model_validate(data)
-        tenant = s.identity.tenant
-        await gw.presence.wait_reported(s.sid, wait)
-    reply = await request(
-        gw.nc,
-        subjects.presence_list(),
-        PresenceListRequest(tenant=tenant),
-        PresenceListReply,
-        wait,
-        "presence",
-    )
-    if not reply.ok or reply.error is not None:
-        error = reply.error
-        raise ServiceError(
-            error.code if error else ErrorCode.INTERNAL,
-            error.message if error else "refused without a reason",
-        )
-    return ok(users=[u.model_dump(mode="json", by_alias=True) for u in reply.users])

@@ -1,0 +1,55 @@
+"""Client events `presence:heartbeat` and `presence:list` (PROTOCOL.md)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from contracts import subjects
+from contracts.client import EmptyIn, TenantIn
+from contracts.errors import ErrorCode, ServiceError
+from contracts.presence import PresenceListReply, PresenceListRequest
+from services.gateway.envelope import Ack, ok
+from services.gateway.rpc import request
+from services.gateway.sessions import Session
+
+if TYPE_CHECKING:
+    from services.gateway.server import Gateway
+
+
+async def presence_heartbeat(gw: Gateway, s: Session, data: Any) -> Ack:
+    """`presence:heartbeat`: keeps this connection online (clients send it every 60 s)."""
+    EmptyIn.model_validate(data)
+    if s.on_manage:
+        return ok()
+    gw.presence.heartbeat(s.sid)
+    if not gw.presence.healthy:
+        raise ServiceError(
+            ErrorCode.UNAVAILABLE, "presence is unavailable; this heartbeat counts once it is back"
+        )
+    return ok()
+
+
+async def presence_list(gw: Gateway, s: Session, data: Any) -> Ack:
+    """`presence:list`: online users of the caller's tenant (`/manage`: of `tenant`)."""
+    wait = gw.settings.request_timeout
+    if s.on_manage:
+        tenant = TenantIn.model_validate(data).tenant
+    else:
+        EmptyIn.model_validate(data)
+        tenant = s.identity.tenant
+        await gw.presence.wait_reported(s.sid, wait)
+    reply = await request(
+        gw.nc,
+        subjects.presence_list(),
+        PresenceListRequest(tenant=tenant),
+        PresenceListReply,
+        wait,
+        "presence",
+    )
+    if not reply.ok or reply.error is not None:
+        error = reply.error
+        raise ServiceError(
+            error.code if error else ErrorCode.INTERNAL,
+            error.message if error else "refused without a reason",
+        )
+    return ok(users=[u.model_dump(mode="json", by_alias=True) for u in reply.users])

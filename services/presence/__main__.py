@@ -1,0 +1,3 @@
+from services.presence.app import main
+
+main()

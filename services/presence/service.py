@@ -1,0 +1,91 @@
+"""The presence service's use cases: apply reports, sweep, list, announce changes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from contracts.errors import ErrorCode, ServiceError
+from contracts.presence import GatewayReport, OnlineUser, PresenceListReply, ReportReply
+from services.presence.adapters.store import ReportOutcome, StoreUnavailable, SweepOutcome
+from services.presence.domain.changes import Change, outgoing
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[str, bytes, dict[str, str]], Awaitable[None]]
+
+
+class PresenceStore(Protocol):
+    """Where presence state lives (Redis in production); every call is atomic."""
+
+    async def report(self, report: GatewayReport) -> ReportOutcome: ...
+    async def sweep(self, budget: int) -> SweepOutcome: ...
+    async def online(self, tenant: str) -> list[OnlineUser]: ...
+
+
+def _unavailable(exc: StoreUnavailable) -> ServiceError:
+    return ServiceError(ErrorCode.UNAVAILABLE, f"presence is unavailable ({exc})")
+
+
+class PresenceService:
+    """Applies gateway reports and sweeps, and announces what changed.
+
+    Args:
+        store: the presence state.
+        publish: sends one delivery (subject, body, headers) to NATS.
+        sweep_budget: items one sweep script may claim.
+    """
+
+    def __init__(self, store: PresenceStore, publish: Publish, sweep_budget: int) -> None:
+        self._store = store
+        self._publish = publish
+        self._budget = sweep_budget
+        self.announced = 0
+
+    async def report(self, report: GatewayReport) -> ReportReply:
+        """Apply a gateway's report, then announce the changes it caused.
+
+        Raises:
+            ServiceError: `UNAVAILABLE` when Redis cannot be reached.
+        """
+        try:
+            result = await self._store.report(report)
+        except StoreUnavailable as exc:
+            raise _unavailable(exc) from None
+        if result.resync:
+            log.info("gateway %s must resync (epoch %r)", report.gateway, report.epoch)
+            return ReportReply(ok=False, epoch=result.epoch, resync=True)
+        await self._announce(result.changes, result.now_ms)
+        return ReportReply(ok=True, epoch=result.epoch, unknown=result.unknown)
+
+    async def sweep(self) -> int:
+        """Run sweeps until nothing due is left; returns the changes announced.
+
+        Raises:
+            StoreUnavailable: Redis cannot be reached.
+        """
+        total = 0
+        while True:
+            result = await self._store.sweep(self._budget)
+            await self._announce(result.changes, result.now_ms)
+            total += len(result.changes)
+            if not result.more:
+                return total
+
+    async def online(self, tenant: str) -> PresenceListReply:
+        """The online users of `tenant`.
+
+        Raises:
+            ServiceError: `UNAVAILABLE` when Redis cannot be reached.
+        """
+        try:
+            users = await self._store.online(tenant)
+        except StoreUnavailable as exc:
+            raise _unavailable(exc) from None
+        return PresenceListReply(ok=True, users=users)
+
+    async def _announce(self, changes: list[Change], ts: int) -> None:
+        for item in outgoing(changes, ts):
+            await self._publish(item.subject, item.body, item.headers)
+        self.announced += len(changes)
