@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import json
 import os
 import runpy
 import sys
@@ -26,6 +27,7 @@ import jwt
 from pydantic import BaseModel
 
 from roomcast import devstate
+from roomcast.config import describe, load_settings
 
 SERVICE_COMMANDS = ("gateway", "rooms", "presence", "persistence")
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
@@ -202,6 +204,28 @@ def _cmd_tenant(args: argparse.Namespace) -> int:
     return 0
 
 
+SETTINGS_CLASSES = {
+    "gateway": "services.gateway.settings:GatewaySettings",
+    "rooms": "services.rooms.settings:RoomsSettings",
+    "presence": "services.presence.settings:PresenceSettings",
+    "persistence": "services.persistence.settings:PersistenceSettings",
+}
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    """Print a service's effective settings (secrets masked) with their descriptions."""
+    module_name, class_name = SETTINGS_CLASSES[args.service].split(":")
+    settings_cls = getattr(importlib.import_module(module_name), class_name)
+    settings = load_settings(settings_cls)
+    values = describe(settings)
+    for name, field in settings_cls.model_fields.items():
+        key = f"ROOMCAST_{name.upper()}"
+        print(f"{key}={json.dumps(values[key])}")
+        if field.description:
+            print(f"    # {field.description}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `roomcast` command."""
     common = argparse.ArgumentParser(add_help=False)
@@ -234,6 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name in SERVICE_COMMANDS:
         service = sub.add_parser(name, help=f"run the {name} service (settings from env)")
         service.set_defaults(handler=_cmd_service)
+
+    config = sub.add_parser("config", help="print a service's effective settings")
+    config.add_argument("service", choices=sorted(SETTINGS_CLASSES))
+    config.set_defaults(handler=_cmd_config)
 
     tenant = sub.add_parser("tenant", help="tenant settings")
     tenant_sub = tenant.add_subparsers(dest="tenant_command", required=True, metavar="ACTION")
