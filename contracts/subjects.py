@@ -162,3 +162,11 @@ def dead_letter(source: str) -> str:
 def dead_letter_all() -> str:
     """Every subject of the dead-letter stream."""
     return _join("dlq", ">")
+
+
+# JetStream API -------------------------------------------------------------------
+
+
+def jetstream_pull_next(stream: str, consumer: str, api_prefix: str = "$JS.API") -> str:
+    """JetStream's request subject for the next messages of a pull consumer."""
+    return f"{api_prefix}.CONSUMER.MSG.NEXT.{stream}.{consumer}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig, StreamInfo
 from nats.js.errors import NotFoundError
 
 from contracts import subjects
@@ -43,9 +43,53 @@ async def ensure_log_stream(
     else:
         if (info.config.max_age, info.config.duplicate_window) != (max_age_s, duplicate_window_s):
             info = await js.update_stream(config)
+    return stream_epoch(info)
+
+
+def stream_epoch(info: StreamInfo) -> int:
+    """A stream's epoch: its creation time, in whole seconds."""
     created = info.created
     if isinstance(created, str):
         created = datetime.fromisoformat(created.replace("Z", "+00:00"))
     if created is None:
         return int(datetime.now(UTC).timestamp())
     return int(created.timestamp())
+
+
+async def open_log_stream(js: JetStreamContext, max_age_s: float, duplicate_window_s: float) -> int:
+    """The log's epoch; creates the log with these limits only if it does not exist.
+
+    For services that read the log without owning its configuration (the rooms
+    service's `ensure_log_stream` sets it), so two services configured differently do
+    not keep rewriting it.
+    """
+    try:
+        info = await js.stream_info(subjects.LOG_STREAM)
+    except NotFoundError:
+        return await ensure_log_stream(js, max_age_s, duplicate_window_s)
+    return stream_epoch(info)
+
+
+def dlq_stream_config(max_age_s: float) -> StreamConfig:
+    """The dead-letter stream: what consumers gave up on, kept for inspection."""
+    return StreamConfig(
+        name=subjects.DLQ_STREAM,
+        subjects=[subjects.dead_letter_all()],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        max_age=max_age_s,
+        duplicate_window=120,
+    )
+
+
+async def ensure_dlq_stream(js: JetStreamContext, max_age_s: float) -> None:
+    """Create the dead-letter stream, or update its retention."""
+    config = dlq_stream_config(max_age_s)
+    try:
+        info = await js.stream_info(subjects.DLQ_STREAM)
+    except NotFoundError:
+        await js.add_stream(config)
+        return
+    if info.config.max_age != max_age_s:
+        await js.update_stream(config)

@@ -16,6 +16,7 @@ from contracts.errors import ErrorCode, ServiceError
 from contracts.messages import ChatAck, ChatSend
 from contracts.rooms import Room
 from services.gateway.envelope import Ack, ok
+from services.gateway.history import chat_history
 from services.gateway.presence import presence_heartbeat, presence_list
 from services.gateway.rpc import request
 from services.gateway.sessions import Session
@@ -115,6 +116,7 @@ HANDLERS: dict[str, Handler] = {
     "auth:refresh": auth_refresh,
     "manage:watch": manage_watch,
     "manage:unwatch": manage_unwatch,
+    "chat:history": chat_history,
     "presence:heartbeat": presence_heartbeat,
     "presence:list": presence_list,
 }
@@ -122,7 +124,6 @@ for _event in (
     "room:join",
     "room:leave",
     "room:send",
-    "chat:history",
     "notification:read",
     "notification:dismiss",
     "notification:list",

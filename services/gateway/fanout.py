@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -24,6 +25,18 @@ from contracts import delivery
 
 log = logging.getLogger(__name__)
 
+REPLAY_DRAIN_TIMEOUT = 10.0
+"""Seconds a recovering socket gets to read half its queue before it is closed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A live delivery kept back while its socket recovers missed messages."""
+
+    event: str
+    body: bytes
+    packet: eio_packet.Packet
+
 
 class Fanout:
     """Tracks which delivery subjects this gateway hosts and delivers to them."""
@@ -35,6 +48,7 @@ class Fanout:
         self._max_pending = max_pending
         self._refs: dict[str, int] = {}
         self._subs: dict[str, Subscription] = {}
+        self._held: dict[str, list[Held]] = {}
         self.received = 0
         self.delivered = 0
         self.dropped_slow = 0
@@ -108,6 +122,10 @@ class Fanout:
             for sid, eio_sid in list(members.items()):
                 if sid == item.skip_sid or any(sid in r for r in skip_rooms):
                     continue
+                held = self._held.get(sid) if self._held else None
+                if held is not None:
+                    self._hold_packet(sid, eio_sid, held, Held(item.event, item.body, pkt))
+                    continue
                 if await self._send(eio_sid, pkt):
                     sent += 1
         self.delivered += sent
@@ -122,5 +140,60 @@ class Fanout:
             log.warning("closing %s: %d packets unread", eio_sid, sock.queue.qsize())
             asyncio.get_running_loop().create_task(self._sio.eio.disconnect(eio_sid))
             return False
+        await sock.send(pkt)
+        return True
+
+    # holding live deliveries while a socket recovers ------------------------------
+
+    def hold(self, sid: str) -> None:
+        """Keep live deliveries to `sid` back until `unhold` (see `recovery`)."""
+        self._held.setdefault(sid, [])
+
+    def take_held(self, sid: str) -> list[Held]:
+        """The deliveries held for `sid` so far; holding goes on."""
+        held = self._held.get(sid)
+        if not held:
+            return []
+        self._held[sid] = []
+        return held
+
+    def unhold(self, sid: str) -> None:
+        """Deliver live messages to `sid` directly again (held ones are dropped)."""
+        self._held.pop(sid, None)
+
+    def _hold_packet(self, sid: str, eio_sid: str, held: list[Held], item: Held) -> None:
+        if len(held) >= self._max_pending:
+            self.dropped_slow += 1
+            log.warning("closing %s: %d deliveries held during recovery", eio_sid, len(held))
+            self._held.pop(sid, None)
+            asyncio.get_running_loop().create_task(self._sio.eio.disconnect(eio_sid))
+            return
+        held.append(item)
+
+    async def send_event(self, sid: str, namespace: str, event: str, body: bytes) -> bool:
+        """Send one event with a JSON `body` to `sid`, bypassing holding."""
+        prefix = "2[" if namespace == "/" else f"2{namespace},["
+        event_json = orjson.dumps(event).decode()
+        pkt = eio_packet.Packet(eio_packet.MESSAGE, f"{prefix}{event_json},{body.decode()}]")
+        return await self.send_packet(sid, namespace, pkt)
+
+    async def send_packet(self, sid: str, namespace: str, pkt: eio_packet.Packet) -> bool:
+        """Send a framed packet to `sid`, waiting for its writer while half the limit is queued.
+
+        Used for replays, which may be larger than the slow-socket limit: a socket that
+        does not drain its queue within `REPLAY_DRAIN_TIMEOUT` is closed.
+        """
+        eio_sid = self._sio.manager.eio_sid_from_sid(sid, namespace)
+        sock = self._sio.eio.sockets.get(eio_sid) if eio_sid else None
+        if sock is None or sock.closed:
+            return False
+        if sock.queue.qsize() >= self._max_pending // 2:
+            try:
+                await asyncio.wait_for(sock.queue.join(), REPLAY_DRAIN_TIMEOUT)
+            except TimeoutError:
+                self.dropped_slow += 1
+                log.warning("closing %s: replay not read", eio_sid)
+                await self._sio.eio.disconnect(eio_sid)
+                return False
         await sock.send(pkt)
         return True

@@ -1,0 +1,173 @@
+"""Recovery latency: a client that missed 100 direct messages reconnects.
+
+Rooms, one gateway and persistence run against a private nats-server
+(`sync_interval: always`) and a dedicated database. Each round, 100 DMs are sent to
+a disconnected user, who then reconnects with `auth: {token, since: {user:<id>:
+lastSeq}}`. Reports, per round:
+
+- end to end: from opening the WebSocket to `session:recovered`, all 100 replayed
+  messages received before it (handshake, JWT check and the replay included);
+- after connect: from the namespace connect ack to `session:recovered`;
+- service: the `cmd.persistence.recover` request alone, over NATS, to its last chunk.
+
+Run: `.venv/bin/python -m bench.persistence_recovery --rounds 30`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import jwt
+import nats
+import websockets
+
+from bench.persistence_support import Services, bench_database, nats_server, pct
+from bench.sioclient import RawClient
+from bench.stack import SECRET, BenchStack
+from contracts import subjects
+from contracts.identity import Identity
+from contracts.messages import ChatAck, ChatSend
+from contracts.recovery import RecoverChunk, RecoverRequest, RecoverRoom
+from contracts.tenants import OkReply, RegisterMember
+
+MISSED = 100
+
+
+def token(user: str, tenant: str) -> str:
+    claims = {"sub": user, "tenant": tenant, "role": "member", "exp": int(time.time()) + 3600}
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+class RecoveringClient(RawClient):
+    """`RawClient` whose handshake carries `since`; records when things arrive."""
+
+    def __init__(self, url: str, tok: str, since: dict[str, int]) -> None:
+        super().__init__(url, tok)
+        self._auth = {"token": tok, "since": since}
+        self.replayed = 0
+        self.recovered: Any = None
+        self.done = asyncio.Event()
+        self.on_event = self._event
+
+    def _event(self, event: str, data: Any) -> None:
+        if event == "chat:message":
+            self.replayed += 1
+        elif event == "session:recovered":
+            self.recovered = data
+            self.done.set()
+
+    async def connect_with_since(self) -> float:
+        """Connect; returns the time the namespace connect was acknowledged."""
+        self._ws = await websockets.connect(self._url, compression=None, max_size=2**22)
+        opened = await self._ws.recv()
+        assert opened.startswith("0"), opened
+        await self._ws.send(f"40{self._ns},{json.dumps(self._auth)}")
+        while True:
+            reply = await self._ws.recv()
+            if reply.startswith(f"40{self._ns},"):
+                break
+            if reply.startswith(f"44{self._ns},"):
+                raise ConnectionError(reply)
+        connected = time.perf_counter()
+        self._reader = asyncio.create_task(self._read())
+        return connected
+
+
+async def send_missed(nc: Any, tenant: str, count: int) -> int:
+    """Send `count` DMs alice → bob through the rooms service; returns the seq before them."""
+    info = await nc.jetstream().stream_info(subjects.LOG_STREAM)
+    alice = Identity(tenant=tenant, user_id="alice", role="member")
+    for i in range(count):
+        cmd = ChatSend(sender=alice, tenant=tenant, to="bob", body=f"missed {i}", sid="bench")
+        msg = await nc.request(subjects.chat_send(), cmd.model_dump_json().encode(), timeout=5)
+        assert ChatAck.model_validate_json(msg.data).ok
+    return int(info.state.last_seq)
+
+
+async def service_time(nc: Any, tenant: str, after: int) -> float:
+    request = RecoverRequest(
+        identity=Identity(tenant=tenant, user_id="bob", role="member"),
+        rooms=[RecoverRoom(room="user:bob", after=after)],
+    )
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox)
+    started = time.perf_counter()
+    await nc.publish(subjects.recover(), request.model_dump_json().encode(), reply=inbox)
+    count = 0
+    while True:
+        chunk = RecoverChunk.model_validate_json((await sub.next_msg(timeout=5)).data)
+        count += len(chunk.messages)
+        if chunk.done:
+            break
+    took = time.perf_counter() - started
+    await sub.unsubscribe()
+    assert count == MISSED, count
+    return took
+
+
+async def measure(url: str, nats_url: str, rounds: int) -> None:
+    nc = await nats.connect(nats_url)
+    tenant = f"rec-{uuid.uuid4().hex[:8]}"
+    for user in ("alice", "bob"):
+        identity = Identity(tenant=tenant, user_id=user, role="member")
+        msg = await nc.request(
+            subjects.directory_register(),
+            RegisterMember(identity=identity).model_dump_json().encode(),
+            timeout=5,
+        )
+        assert OkReply.model_validate_json(msg.data).ok
+    end_to_end, after_connect, service = [], [], []
+    for i in range(rounds + 3):
+        after = await send_missed(nc, tenant, MISSED)
+        client = RecoveringClient(url, token("bob", tenant), {"user:bob": after})
+        started = time.perf_counter()
+        connected = await client.connect_with_since()
+        await asyncio.wait_for(client.done.wait(), 10)
+        finished = time.perf_counter()
+        await client.close()
+        assert client.replayed == MISSED, (client.replayed, client.recovered)
+        assert client.recovered["rooms"][0]["replayed"] == MISSED
+        took = await service_time(nc, tenant, after)
+        if i >= 3:
+            end_to_end.append((finished - started) * 1000)
+            after_connect.append((finished - connected) * 1000)
+            service.append(took * 1000)
+    await nc.close()
+    for label, samples in (
+        ("end to end (connect → session:recovered)", end_to_end),
+        ("after the connect ack", after_connect),
+        ("persistence service alone (NATS request → last chunk)", service),
+    ):
+        print(
+            f"recover {MISSED} missed, {rounds} rounds, {label}: "
+            f"p50 {pct(samples, 50):.1f} ms, p99 {pct(samples, 99):.1f} ms"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--sync", choices=("always", "default"), default="always")
+    args = parser.parse_args()
+    with bench_database() as db_url:
+        services = Services(env={})
+        with nats_server(Path(services.workdir), args.sync) as nats_url:
+            env = {"ROOMCAST_NATS_URL": nats_url, "ROOMCAST_DATABASE_URL": db_url}
+            services.env = {**env, "ROOMCAST_LOG_LEVEL": "WARNING"}
+            stack = BenchStack(gateways=1, extra_env=env).start()
+            services.start("persistence")
+            try:
+                asyncio.run(measure(stack.urls[0], nats_url, args.rounds))
+            finally:
+                services.stop()
+                stack.stop()
+
+
+if __name__ == "__main__":
+    main()

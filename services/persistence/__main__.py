@@ -1,0 +1,3 @@
+from services.persistence.app import main
+
+main()

@@ -1,0 +1,154 @@
+"""Persistence service composition: broker, database, log consumer, read handlers.
+
+Replicas share one durable consumer on the message log (each fetches its own
+batches) and one queue group for history and recovery requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+
+from faststream import FastStream
+from faststream.nats import NatsBroker
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from roomcast.config import describe, load_settings
+from roomcast.runtime import instance_name, mark_ready, setup_logging
+from roomcast.streams import ensure_dlq_stream, open_log_stream
+from services.persistence.adapters.dead_letters import JetStreamDeadLetters
+from services.persistence.adapters.log_consumer import LogConsumer
+from services.persistence.adapters.log_reader import LogReader
+from services.persistence.adapters.sql import SqlMessageStore
+from services.persistence.handlers import ReadHandlers
+from services.persistence.service import PersistenceService
+from services.persistence.settings import PersistenceSettings
+from services.persistence.writer import Writer
+
+log = logging.getLogger(__name__)
+
+STATS_EVERY_S = 30.0
+
+
+def make_engine(settings: PersistenceSettings) -> AsyncEngine:
+    """The SQLAlchemy engine: one connection per in-flight batch plus readers.
+
+    No pre-ping (it would cost a round trip per history page): after PostgreSQL
+    restarts, the first statement on a dead connection fails, SQLAlchemy discards the
+    pool, the writer retries and a history request answers `UNAVAILABLE` once.
+    """
+    return create_async_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size + settings.persistence_inflight,
+        pool_timeout=10,
+        connect_args={"timeout": 5, "command_timeout": 60},
+    )
+
+
+def build(settings: PersistenceSettings) -> FastStream:
+    """Wire the persistence service; nothing connects until the app starts."""
+    name = instance_name(settings.instance_id, "persistence")
+    broker = NatsBroker(
+        settings.nats_url, name=name, max_reconnect_attempts=-1, log_level=logging.DEBUG
+    )
+    engine = make_engine(settings)
+    store = SqlMessageStore(engine)
+    app = FastStream(broker)
+    stopping = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+    holder: list[ReadHandlers] = []
+
+    @app.on_startup
+    async def connect() -> None:
+        await broker.connect()
+        js = broker.connection.jetstream()
+        epoch = await open_log_stream(js, settings.log_max_age, settings.log_duplicate_window)
+        await ensure_dlq_stream(js, settings.dlq_max_age)
+        consumer = LogConsumer(
+            broker.connection,
+            js,
+            settings.persistence_consumer,
+            batch=settings.persistence_batch,
+            inflight=settings.persistence_inflight,
+            fetch_wait=settings.persistence_fetch_wait,
+            ack_wait=settings.persistence_ack_wait,
+            linger=settings.persistence_linger,
+        )
+        await consumer.ensure()
+        writer = Writer(
+            store,
+            JetStreamDeadLetters(js, settings.persistence_consumer),
+            epoch,
+            settings.persistence_max_deliveries,
+            retry_max=settings.persistence_retry_max,
+            stopping=stopping,
+        )
+        service = PersistenceService(
+            store,
+            LogReader(js),
+            epoch,
+            settings.recover_max_messages,
+            settings.recover_scan_factor,
+        )
+        handlers = ReadHandlers(
+            broker.connection, service, settings.history_workers, settings.recover_chunk_bytes
+        )
+        await handlers.start()
+        holder.append(handlers)
+        consuming = asyncio.create_task(consumer.run(writer.write, stopping))
+        consuming.add_done_callback(lambda task: _exit_unless_stopping(task, stopping))
+        tasks.extend((consuming, asyncio.create_task(_report(writer, stopping))))
+
+    @app.after_startup
+    async def ready() -> None:
+        log.info("persistence %s ready", name)
+        mark_ready(name=name)
+
+    @app.on_shutdown
+    async def stop() -> None:
+        stopping.set()
+        for handlers in holder:
+            await handlers.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    @app.after_shutdown
+    async def close() -> None:
+        await engine.dispose()
+
+    return app
+
+
+def _exit_unless_stopping(task: asyncio.Task[None], stopping: asyncio.Event) -> None:
+    """A consumer that ends on its own leaves the log unread: stop the process instead."""
+    if stopping.is_set():
+        return
+    error = None if task.cancelled() else task.exception()
+    log.critical("the log consumer stopped unexpectedly (%r); exiting", error)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+async def _report(writer: Writer, stopping: asyncio.Event) -> None:
+    last = None
+    while not stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), STATS_EVERY_S)
+        now = (writer.counters.stored, writer.counters.dead_lettered, writer.counters.outages)
+        if now != last:
+            log.info("writer: %s", writer.counters)
+            last = now
+
+
+def main() -> None:
+    """Entry point: `python -m services.persistence` / `roomcast persistence`."""
+    settings = load_settings(PersistenceSettings)
+    setup_logging(settings.log_level, "persistence")
+    log.debug("config: %s", describe(settings))
+    try:
+        import uvloop
+
+        uvloop.run(build(settings).run())
+    except ImportError:
+        asyncio.run(build(settings).run())

@@ -1,0 +1,125 @@
+"""The persistence service's read use cases: history pages and recovery."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+from nats.errors import Error as NatsError
+from pydantic import ValidationError
+
+from contracts import subjects
+from contracts.errors import ErrorCode, ServiceError
+from contracts.history import HistoryQuery, StoredMessage
+from contracts.ids import parse_message_id
+from contracts.messages import ChatMessage, LoggedMessage
+from contracts.recovery import RecoverRequest, RecoveryReason, RoomOutcome
+from services.persistence.domain.conversations import history_target
+from services.persistence.domain.recovery import (
+    Found,
+    RoomPlan,
+    chat_message,
+    merge,
+    plan_room,
+    position_problem,
+)
+from services.persistence.ports import Log, Raw, Store, StoreUnavailable, TooMany
+
+log = logging.getLogger(__name__)
+
+
+class PersistenceService:
+    """Serves history from the store and recovery from the log."""
+
+    def __init__(
+        self, store: Store, message_log: Log, epoch: int, recover_max: int, scan_factor: int
+    ) -> None:
+        self._store = store
+        self._log = message_log
+        self._epoch = epoch
+        self._recover_max = recover_max
+        self._scan_factor = scan_factor
+
+    async def history(self, query: HistoryQuery) -> list[StoredMessage]:
+        """One page, newest first.
+
+        Raises:
+            ServiceError: `FORBIDDEN`/`INVALID` for a query the requester may not make,
+                `UNAVAILABLE` when PostgreSQL cannot be reached.
+        """
+        target = history_target(query)
+        if query.before is not None:
+            try:
+                parse_message_id(query.before)
+            except ValueError:
+                raise ServiceError(ErrorCode.INVALID, "`before` is not a message id") from None
+        try:
+            return await self._store.page(target, query.before, query.limit)
+        except StoreUnavailable as exc:
+            raise ServiceError(ErrorCode.UNAVAILABLE, "message history is unavailable") from exc
+
+    async def recover(self, request: RecoverRequest) -> tuple[list[ChatMessage], list[RoomOutcome]]:
+        """What the socket missed in each requested room, merged in log order."""
+        rooms = list(dict.fromkeys(r.room for r in request.rooms))
+        after = {r.room: r.after for r in request.rooms}
+        try:
+            bounds = await self._log.bounds()
+        except (NatsError, TimeoutError) as exc:
+            log.warning("recovery: the message log is unavailable: %r", exc)
+            return [], [_failed(room, RecoveryReason.UNAVAILABLE) for room in rooms]
+        found: list[Found] = []
+        failed: dict[str, RecoveryReason] = {}
+        for room in rooms:
+            plan = plan_room(request.identity, room)
+            if plan is None:
+                failed[room] = RecoveryReason.UNKNOWN_ROOM
+                continue
+            problem = position_problem(after[room], bounds.first_seq, bounds.last_seq)
+            if problem is not None:
+                failed[room] = problem
+                continue
+            selected = await self._read_room(plan, after[room])
+            if isinstance(selected, RecoveryReason):
+                failed[room] = selected
+            else:
+                found += selected
+        merged = merge(found)
+        replayed = Counter(item.room for item in merged)
+        outcomes = [
+            _failed(room, failed[room])
+            if room in failed
+            else RoomOutcome(room=room, recovered=True, replayed=replayed[room])
+            for room in rooms
+        ]
+        return [chat_message(item, self._epoch) for item in merged], outcomes
+
+    async def _read_room(self, plan: RoomPlan, after: int) -> list[Found] | RecoveryReason:
+        limit = self._recover_max * (self._scan_factor if plan.sparse else 1)
+        try:
+            raws = await self._log.read(plan.filters, after + 1, limit)
+        except TooMany:
+            return RecoveryReason.TOO_MANY
+        except (NatsError, TimeoutError) as exc:
+            log.warning("recovery of %s failed: %r", plan.room, exc)
+            return RecoveryReason.UNAVAILABLE
+        selected = []
+        for raw in raws:
+            message = _decode(raw)
+            if message is not None and plan.accept(message):
+                selected.append(Found(raw.seq, plan.room, message))
+        if len(selected) > self._recover_max:
+            return RecoveryReason.TOO_MANY
+        return selected
+
+
+def _decode(raw: Raw) -> LoggedMessage | None:
+    if subjects.log_kind(raw.subject) != "dm":
+        return None
+    try:
+        return LoggedMessage.model_validate_json(raw.data)
+    except ValidationError:
+        return None
+
+
+def _failed(room: str, reason: RecoveryReason) -> RoomOutcome:
+    return RoomOutcome(room=room, recovered=False, replayed=0, reason=reason)

@@ -1,0 +1,198 @@
+"""Recovery: entitlement, position checks, caps, merging rooms; the gateway's side."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pytest
+
+from contracts import subjects
+from contracts.history import StoredMessage
+from contracts.identity import Identity
+from contracts.ids import message_id
+from contracts.messages import ChatMessage, LoggedMessage
+from contracts.recovery import RecoverRequest, RecoverRoom, RecoveryReason
+from services.gateway.recovery import held_seq, requested_since, split_request
+from services.persistence.domain.conversations import Target
+from services.persistence.domain.recovery import plan_room, position_problem
+from services.persistence.handlers import chunks
+from services.persistence.ports import Bounds, Raw, TooMany
+from services.persistence.service import PersistenceService
+
+BOB = Identity(tenant="acme", user_id="bob", role="member")
+ANN = Identity(tenant="acme", user_id="ann", role="admin")
+EPOCH = 7
+
+
+def entry(seq: int, sender: str, to: str, *, tenant: str = "acme", supervised: bool = False) -> Raw:
+    message = LoggedMessage(
+        tenant=tenant,
+        sender=Identity(tenant=tenant, user_id=sender, role="member"),
+        to=to,
+        body=f"m{seq}",
+        ts=seq,
+        supervised=supervised,
+    )
+    subject = subjects.log_dm(tenant, sender, to)
+    return Raw(seq, subject, message.model_dump_json().encode())
+
+
+@dataclass
+class FakeLog:
+    entries: list[Raw]
+    first_seq: int = 1
+    reads: list[tuple[tuple[str, ...], int, int]] = field(default_factory=list)
+
+    async def bounds(self) -> Bounds:
+        return Bounds(self.first_seq, max((e.seq for e in self.entries), default=0))
+
+    async def read(self, filters: Sequence[str], start_seq: int, limit: int) -> list[Raw]:
+        self.reads.append((tuple(filters), start_seq, limit))
+        tenant = filters[0].split(".")[3]
+        found = []
+        for e in self.entries:
+            parts = e.subject.split(".")
+            if e.seq < start_seq or parts[3] != tenant:
+                continue
+            if len(filters) == 2 and filters[0].split(".")[5] not in (parts[5], parts[6]):
+                continue
+            found.append(e)
+        if len(found) > limit:
+            raise TooMany(str(len(found)))
+        return found
+
+
+class NoStore:
+    async def insert(self, rows: Sequence[object]) -> int:
+        raise AssertionError("not used")
+
+    async def page(self, target: Target, before: str | None, limit: int) -> list[StoredMessage]:
+        raise AssertionError("not used")
+
+
+def service(log: FakeLog, cap: int = 100) -> PersistenceService:
+    return PersistenceService(NoStore(), log, EPOCH, recover_max=cap, scan_factor=3)
+
+
+def request(who: Identity, **rooms: int) -> RecoverRequest:
+    return RecoverRequest(
+        identity=who,
+        rooms=[RecoverRoom(room=r.replace("__", ":"), after=a) for r, a in rooms.items()],
+    )
+
+
+async def test_replays_what_the_user_missed_in_order_with_room_and_seq() -> None:
+    log = FakeLog(
+        [
+            entry(1, "alice", "bob"),
+            entry(2, "bob", "alice"),
+            entry(3, "alice", "carol"),
+            entry(4, "alice", "bob"),
+        ]
+    )
+    messages, outcomes = await service(log).recover(request(BOB, user__bob=1))
+    assert [m.seq for m in messages] == [2, 4]
+    assert all(m.room == "user:bob" for m in messages)
+    assert messages[0].id == message_id(EPOCH, 2)
+    assert messages[1].from_ == "alice" and messages[1].to == "bob"
+    assert [o.model_dump(exclude_none=True) for o in outcomes] == [
+        {"room": "user:bob", "recovered": True, "replayed": 2}
+    ]
+
+
+async def test_a_room_the_user_may_not_recover_is_unknown() -> None:
+    log = FakeLog([entry(1, "alice", "bob")])
+    _, outcomes = await service(log).recover(
+        request(BOB, user__alice=0, tenant__acme__admins=0, tenant__acme=0)
+    )
+    assert [o.reason for o in outcomes] == [RecoveryReason.UNKNOWN_ROOM] * 3
+    assert log.reads == []
+
+
+async def test_too_many_missed_messages_are_refused_before_reading_them() -> None:
+    log = FakeLog([entry(seq, "alice", "bob") for seq in range(1, 12)])
+    messages, outcomes = await service(log, cap=10).recover(request(BOB, user__bob=0))
+    assert messages == []
+    assert outcomes[0].recovered is False and outcomes[0].reason == RecoveryReason.TOO_MANY
+
+
+async def test_a_position_the_log_no_longer_covers_is_too_old() -> None:
+    log = FakeLog([entry(seq, "alice", "bob") for seq in range(5, 8)], first_seq=5)
+    _, outcomes = await service(log).recover(request(BOB, user__bob=2))
+    assert outcomes[0].reason == RecoveryReason.TOO_OLD
+    _, outcomes = await service(log).recover(request(BOB, user__bob=4))
+    assert outcomes[0].recovered is True and outcomes[0].replayed == 3
+
+
+def test_position_checks() -> None:
+    assert position_problem(after=0, first_seq=1, last_seq=0) is None
+    assert position_problem(after=9, first_seq=10, last_seq=20) is None
+    assert position_problem(after=8, first_seq=10, last_seq=20) == RecoveryReason.TOO_OLD
+    assert position_problem(after=21, first_seq=10, last_seq=20) == RecoveryReason.TOO_OLD
+
+
+async def test_an_admin_gets_each_message_once_across_rooms() -> None:
+    log = FakeLog(
+        [
+            entry(1, "bob", "ann", supervised=True),
+            entry(2, "bob", "carol", supervised=True),
+            entry(3, "carol", "dave"),
+            entry(4, "bob", "carol", tenant="globex", supervised=True),
+        ]
+    )
+    messages, outcomes = await service(log).recover(
+        request(ANN, user__ann=0, tenant__acme__admins=0)
+    )
+    assert [(m.seq, m.room) for m in messages] == [(1, "user:ann"), (2, "tenant:acme:admins")]
+    assert [(o.room, o.replayed) for o in outcomes] == [("user:ann", 1), ("tenant:acme:admins", 1)]
+
+
+def test_only_admins_recover_the_admins_room_and_only_their_own() -> None:
+    assert plan_room(ANN, "tenant:acme:admins") is not None
+    assert plan_room(ANN, "tenant:globex:admins") is None
+    assert plan_room(BOB, "tenant:acme:admins") is None
+    plan = plan_room(BOB, "user:bob")
+    assert plan is not None and set(plan.filters) == set(subjects.log_dm_of_user("acme", "bob"))
+
+
+def test_chunks_stay_under_the_size_and_keep_order() -> None:
+    msgs = [
+        ChatMessage(
+            id=str(i), tenant="t", from_="a", to="b", body="x" * 1000, ts=1, room="r", seq=i
+        )
+        for i in range(100)
+    ]
+    parts = list(chunks(msgs, 20_000))
+    assert len(parts) > 1
+    assert [m.seq for part in parts for m in part] == list(range(100))
+    assert all(len(p) * (2000 + 256) <= 20_000 for p in parts)
+
+
+@pytest.mark.parametrize(
+    ("auth", "expected"),
+    [
+        ({"token": "x"}, None),
+        (None, None),
+        ({"token": "x", "since": "nope"}, {}),
+        ({"token": "x", "since": {"user:bob": 3}}, {"user:bob": 3}),
+    ],
+)
+def test_since_is_read_from_the_handshake(auth: object, expected: object) -> None:
+    assert requested_since(auth) == expected
+
+
+def test_the_gateway_refuses_rooms_the_socket_is_not_in_or_bad_positions() -> None:
+    wanted, refused = split_request(
+        {"user:bob": 4, "user:alice": 1, "tenant:acme": -1, "x": True, "y": "3"},
+        ["user:bob", "tenant:acme"],
+    )
+    assert [(r.room, r.after) for r in wanted] == [("user:bob", 4)]
+    assert sorted(refused) == ["tenant:acme", "user:alice", "x", "y"]
+    assert {o.reason for o in refused.values()} == {RecoveryReason.UNKNOWN_ROOM}
+
+
+def test_held_deliveries_are_matched_by_seq() -> None:
+    assert held_seq("chat:message", b'{"id": "a", "seq": 12}') == 12
+    assert held_seq("user:online", b'{"seq": 12}') is None
+    assert held_seq("chat:message", b"[]") is None
