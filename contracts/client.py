@@ -19,7 +19,11 @@ class ChatSendIn(ClientModel):
     """`chat:send` on `/tenant`."""
 
     to: Id = Field(description="Recipient user id in the sender's tenant.")
-    body: str = Field(min_length=1, description="Message text.")
+    body: str = Field(
+        min_length=1,
+        pattern=r"^[^\x00]*$",
+        description="Message text (no NUL characters: PostgreSQL text cannot store them).",
+    )
     client_id: Id | None = Field(default=None, alias="clientId", description="Idempotency key.")
 
 

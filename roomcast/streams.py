@@ -2,8 +2,8 @@
 
 The log is the durability point of every chat message: a send is acknowledged to the
 client only after the NATS server has stored it in this stream (file storage). The
-server's own `sync_interval` decides when that write is fsynced (embedded servers use
-`always`; see the README's durability section).
+server's own `sync_interval` decides when that write is fsynced: the embedded server
+and the deployment files set `always` (see docs/deploy.md, "Durability").
 """
 
 from __future__ import annotations

@@ -175,6 +175,7 @@ async def test_manage_watch_only_on_manage(
         {"to": "bob", "body": 5},
         {"to": "bob", "body": "x", "extra": 1},
         {"to": "b\x00b", "body": "x"},
+        {"to": "bob", "body": "nul\x00inside"},
     ],
 )
 async def test_malformed_payloads_are_invalid_and_the_socket_survives(
