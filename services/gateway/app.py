@@ -14,7 +14,7 @@ import socketio
 import uvicorn
 
 from roomcast.config import describe, load_settings
-from roomcast.runtime import connect_nats, instance_name, mark_ready, setup_logging
+from roomcast.runtime import connect_nats, instance_name, mark_ready, setup_logging, tune_gc
 from services.gateway.auth import TokenVerifier
 from services.gateway.server import Gateway
 from services.gateway.settings import GatewaySettings
@@ -91,6 +91,7 @@ async def serve(settings: GatewaySettings) -> None:
     port = server.servers[0].sockets[0].getsockname()[1]
     url = f"http://{settings.host}:{port}"
     log.info("gateway %s listening on %s", name, url)
+    tune_gc()
     mark_ready(url=url, name=name)
     await task
     for s in list(gw.sessions.values()):

@@ -10,7 +10,7 @@ from faststream.nats import NatsBroker
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from roomcast.config import load_settings
-from roomcast.runtime import instance_name, mark_ready, setup_logging
+from roomcast.runtime import instance_name, mark_ready, setup_logging, tune_gc
 from roomcast.streams import ensure_log_stream
 from services.rooms.adapters.log import MessageLog
 from services.rooms.adapters.sql import SqlDirectory
@@ -57,6 +57,7 @@ def build(settings: RoomsSettings) -> FastStream:
     @app.after_startup
     async def ready() -> None:
         log.info("rooms %s ready", name)
+        tune_gc()
         mark_ready(name=name)
 
     @app.on_shutdown
