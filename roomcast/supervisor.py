@@ -265,7 +265,7 @@ class Supervisor:
         lines = [f"roomcast dev is running (supervisor pid {state.pid})"]
         lines += [f"  gateway    {url}" for url in state.gateways]
         lines += [f"  NATS       {state.nats_url}", f"  data       {state.data_dir}"]
-        lines += ["  token      roomcast token --user alice --tenant acme --role member"]
+        lines += [f"  token      {_cli()} token --user alice --tenant acme --role member"]
         lines += ["Press Ctrl-C to stop."]
         for line in lines:
             say(line)
@@ -308,3 +308,14 @@ def _has_main(module: str) -> bool:
 def run(data_dir: Path, port: int = 8000, gateways: int = 1) -> int:
     """Run `roomcast dev` in the foreground and return its exit code."""
     return Supervisor(data_dir, port=port, gateways=gateways).run()
+
+
+def _cli() -> str:
+    """How to call `roomcast` from another terminal: this environment's script."""
+    script = Path(sys.executable).with_name("roomcast")
+    if not script.exists():
+        return "roomcast"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
