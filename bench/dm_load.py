@@ -105,8 +105,14 @@ async def main() -> None:
     parser.add_argument("--rates", default="500,2000")
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--pairs", type=int, default=50)
+    parser.add_argument(
+        "--services",
+        default="rooms,presence,persistence",
+        help="services to run besides the gateways (rooms is required)",
+    )
     args = parser.parse_args()
-    stack = await asyncio.to_thread(BenchStack(gateways=2).start)
+    services = tuple(args.services.split(","))
+    stack = await asyncio.to_thread(BenchStack(gateways=2, services=services).start)
     names = list(stack.procs)
     try:
         await run_rate(stack.urls, 200, 2, args.pairs)  # warm-up

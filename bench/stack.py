@@ -1,4 +1,4 @@
-"""Start the rooms service and gateways as separate processes for a benchmark."""
+"""Start the services and gateways as separate processes for a benchmark."""
 
 from __future__ import annotations
 
@@ -25,9 +25,14 @@ def free_port() -> int:
 
 
 class BenchStack:
-    """Rooms + N gateways on the servers named by ROOMCAST_* URLs (local defaults)."""
+    """Services + N gateways on the servers named by ROOMCAST_* URLs (local defaults)."""
 
-    def __init__(self, gateways: int = 2, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        gateways: int = 2,
+        extra_env: dict[str, str] | None = None,
+        services: tuple[str, ...] = ("rooms",),
+    ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="roomcast-bench-"))
         self.env = {
             **os.environ,
@@ -40,13 +45,15 @@ class BenchStack:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.urls: list[str] = []
         self.gateways = gateways
+        self.services = services
 
     def start(self) -> BenchStack:
         db = self.env.get(
             "ROOMCAST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
         )
         command.upgrade(alembic_config(db), "head")
-        self._spawn("rooms", "rooms", {})
+        for service in self.services:
+            self._spawn(service, service, {})
         for i in range(self.gateways):
             port = free_port()
             self._spawn("gateway", f"gateway-{i + 1}", {"ROOMCAST_PORT": str(port)})
