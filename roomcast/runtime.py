@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
 import os
 import socket
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,16 @@ def setup_logging(level: str, name: str) -> None:
 def instance_name(configured: str, service: str) -> str:
     """This replica's name: the configured one, else `service-host-pid`."""
     return configured or f"{service}-{socket.gethostname()}-{os.getpid()}"
+
+
+def run(main: Coroutine[Any, Any, None]) -> None:
+    """Run a service's main coroutine on uvloop when installed, else asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 def tune_gc() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from alembic import command
 
 from roomcast.migrations import alembic_config
-from tests.clients import AUDIENCE, SECRET
+from tests.clients import AUDIENCE, SECRET, Client
 from tests.servers import ServiceProcess
 
 
@@ -53,6 +54,14 @@ class Stack:
     def stop(self) -> None:
         for proc in reversed(self.processes):
             proc.stop()
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[list[Client]]:
+    """Socket.IO clients a test opened; all closed after it."""
+    opened: list[Client] = []
+    yield opened
+    await asyncio.gather(*(c.close() for c in opened))
 
 
 @pytest.fixture(scope="module")

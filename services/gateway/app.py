@@ -14,7 +14,7 @@ import socketio
 import uvicorn
 
 from roomcast.config import describe, load_settings
-from roomcast.runtime import connect_nats, instance_name, mark_ready, setup_logging, tune_gc
+from roomcast.runtime import connect_nats, instance_name, mark_ready, run, setup_logging, tune_gc
 from services.gateway.auth import TokenVerifier
 from services.gateway.server import Gateway
 from services.gateway.settings import GatewaySettings
@@ -106,9 +106,4 @@ def main() -> None:
     settings = load_settings(GatewaySettings)
     setup_logging(settings.log_level, "gateway")
     log.debug("config: %s", describe(settings))
-    try:
-        import uvloop
-
-        uvloop.run(serve(settings))
-    except ImportError:
-        asyncio.run(serve(settings))
+    run(serve(settings))

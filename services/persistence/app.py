@@ -17,7 +17,7 @@ from faststream.nats import NatsBroker
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from roomcast.config import describe, load_settings
-from roomcast.runtime import instance_name, mark_ready, setup_logging
+from roomcast.runtime import instance_name, mark_ready, run, setup_logging
 from roomcast.streams import ensure_dlq_stream, open_log_stream
 from services.persistence.adapters.dead_letters import JetStreamDeadLetters
 from services.persistence.adapters.log_consumer import LogConsumer
@@ -146,9 +146,4 @@ def main() -> None:
     settings = load_settings(PersistenceSettings)
     setup_logging(settings.log_level, "persistence")
     log.debug("config: %s", describe(settings))
-    try:
-        import uvloop
-
-        uvloop.run(build(settings).run())
-    except ImportError:
-        asyncio.run(build(settings).run())
+    run(build(settings).run())

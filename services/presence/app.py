@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import redis.asyncio as aioredis
@@ -12,7 +11,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from roomcast.config import describe, load_settings
-from roomcast.runtime import instance_name, mark_ready, setup_logging
+from roomcast.runtime import instance_name, mark_ready, run, setup_logging
 from services.presence.adapters.store import RedisPresenceStore
 from services.presence.handlers import register_handlers
 from services.presence.service import PresenceService
@@ -72,9 +71,4 @@ def main() -> None:
     settings = load_settings(PresenceSettings)
     setup_logging(settings.log_level, "presence")
     log.debug("config: %s", describe(settings))
-    try:
-        import uvloop
-
-        uvloop.run(build(settings).run())
-    except ImportError:
-        asyncio.run(build(settings).run())
+    run(build(settings).run())

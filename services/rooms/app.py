@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from faststream import FastStream
@@ -10,7 +9,7 @@ from faststream.nats import NatsBroker
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from roomcast.config import load_settings
-from roomcast.runtime import instance_name, mark_ready, setup_logging, tune_gc
+from roomcast.runtime import instance_name, mark_ready, run, setup_logging, tune_gc
 from roomcast.streams import ensure_log_stream
 from services.rooms.adapters.log import MessageLog
 from services.rooms.adapters.sql import SqlDirectory
@@ -76,9 +75,4 @@ def main() -> None:
     """Entry point: `python -m services.rooms` / `roomcast rooms`."""
     settings = load_settings(RoomsSettings)
     setup_logging(settings.log_level, "rooms")
-    try:
-        import uvloop
-
-        uvloop.run(build(settings).run())
-    except ImportError:
-        asyncio.run(build(settings).run())
+    run(build(settings).run())

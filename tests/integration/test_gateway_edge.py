@@ -6,7 +6,7 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import jwt
@@ -33,13 +33,6 @@ def edge(stack_factory: Stack) -> Iterator[dict[str, ServiceProcess]]:
         "gateway", {"ROOMCAST_CORS_ORIGINS": "http://app.example"}, instance="gw-cors"
     )
     yield {"rooms": rooms, "gw": gw, "limited": limited, "cors": cors}
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[Client]]:
-    opened: list[Client] = []
-    yield opened
-    await asyncio.gather(*(c.close() for c in opened))
 
 
 def _b64(data: dict[str, Any]) -> str:

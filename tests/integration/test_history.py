@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,13 +15,6 @@ from tests.persistence_support import Gateways, eventually, gateway_stack
 def stack(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[Gateways]:
     with gateway_stack(tmp_path_factory.mktemp("history"), database_url) as gateways:
         yield gateways
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[Client]]:
-    opened: list[Client] = []
-    yield opened
-    await asyncio.gather(*(c.close() for c in opened))
 
 
 async def send(client: Client, to: str, body: str) -> str:

@@ -8,7 +8,7 @@ row per `(sender, clientId)`. This module shortens the window to show both.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -23,13 +23,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterat
     env = {"ROOMCAST_LOG_DUPLICATE_WINDOW": str(WINDOW_S)}
     with gateway_stack(tmp_path_factory.mktemp("idem"), database_url, env=env) as gateways:
         yield gateways
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[Client]]:
-    opened: list[Client] = []
-    yield opened
-    await asyncio.gather(*(c.close() for c in opened))
 
 
 async def test_a_repeated_client_id_gets_the_same_id_and_is_delivered_and_stored_once(

@@ -8,7 +8,7 @@ gateway it returns to.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import nats
@@ -27,13 +27,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterat
     env = {"ROOMCAST_RECOVER_MAX_MESSAGES": str(CAP)}
     with gateway_stack(tmp_path_factory.mktemp("recovery"), database_url, env) as gateways:
         yield gateways
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[Client]]:
-    opened: list[Client] = []
-    yield opened
-    await asyncio.gather(*(c.close() for c in opened))
 
 
 async def reconnect(url: str, tok: str, since: dict[str, int]) -> Client:

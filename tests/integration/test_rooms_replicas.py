@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -18,13 +18,6 @@ def replicas(stack_factory: Stack) -> Iterator[ServiceProcess]:
     stack_factory.start("rooms", instance="rooms-a")
     stack_factory.start("rooms", instance="rooms-b")
     yield stack_factory.start("gateway", instance="gw-replicas")
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[Client]]:
-    opened: list[Client] = []
-    yield opened
-    await asyncio.gather(*(c.close() for c in opened))
 
 
 async def test_every_send_is_handled_once_across_replicas(

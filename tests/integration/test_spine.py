@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import nats
@@ -26,14 +26,6 @@ def stack(stack_factory: Stack) -> Iterator[tuple[ServiceProcess, ServiceProcess
     gw1 = stack_factory.start("gateway", env, instance="gateway-1")
     gw2 = stack_factory.start("gateway", env, instance="gateway-2")
     yield gw1, gw2
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[Client]]:
-    """Clients a test opened; all closed afterwards."""
-    opened: list[Client] = []
-    yield opened
-    await asyncio.gather(*(c.close() for c in opened))
 
 
 def stats(gw: ServiceProcess) -> dict[str, Any]:
