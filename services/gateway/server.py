@@ -127,6 +127,13 @@ class Gateway:
                 raise socketio.exceptions.ConnectionRefusedError(
                     exc.message, {"code": str(exc.code), "message": exc.message}
                 ) from None
+            except Exception:
+                log.exception("connect failed on %s", namespace)
+                await self._forget(sid)
+                message = "the gateway could not set up the connection; retry"
+                raise socketio.exceptions.ConnectionRefusedError(
+                    message, {"code": str(ErrorCode.UNAVAILABLE), "message": message}
+                ) from None
 
         return on_connect
 
@@ -171,17 +178,21 @@ class Gateway:
 
     def _make_disconnect(self, namespace: str) -> Any:
         async def on_disconnect(sid: str, reason: Any = None) -> None:
-            s = self.sessions.pop(sid, None)
-            if s is None:
-                return
-            self.presence.closed(sid)
-            self.recovery.end(sid)
-            if s.expiry is not None:
-                s.expiry.cancel()
-            for subject in s.subjects:
-                await self.fanout.forget(subject)
+            await self._forget(sid)
 
         return on_disconnect
+
+    async def _forget(self, sid: str) -> None:
+        """Drop everything the gateway holds for `sid` (closed or refused)."""
+        s = self.sessions.pop(sid, None)
+        if s is None:
+            return
+        self.presence.closed(sid)
+        self.recovery.end(sid)
+        if s.expiry is not None:
+            s.expiry.cancel()
+        for subject in s.subjects:
+            await self.fanout.forget(subject)
 
     # client events -------------------------------------------------------------
 
