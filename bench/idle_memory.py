@@ -21,7 +21,7 @@ from bench.stack import BenchStack
 
 
 def rss_mb(pid: int) -> float:
-    return psutil.Process(pid).memory_info().rss / 2**20
+    return float(psutil.Process(pid).memory_info().rss) / 2**20
 
 
 async def main() -> None:

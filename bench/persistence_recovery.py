@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 import uuid
 from pathlib import Path
@@ -25,7 +24,6 @@ from typing import Any
 
 import jwt
 import nats
-import websockets
 
 from bench.persistence_support import Services, bench_database, nats_server, pct
 from bench.sioclient import RawClient
@@ -48,8 +46,7 @@ class RecoveringClient(RawClient):
     """`RawClient` whose handshake carries `since`; records when things arrive."""
 
     def __init__(self, url: str, tok: str, since: dict[str, int]) -> None:
-        super().__init__(url, tok)
-        self._auth = {"token": tok, "since": since}
+        super().__init__(url, tok, auth={"token": tok, "since": since})
         self.replayed = 0
         self.recovered: Any = None
         self.done = asyncio.Event()
@@ -61,22 +58,6 @@ class RecoveringClient(RawClient):
         elif event == "session:recovered":
             self.recovered = data
             self.done.set()
-
-    async def connect_with_since(self) -> float:
-        """Connect; returns the time the namespace connect was acknowledged."""
-        self._ws = await websockets.connect(self._url, compression=None, max_size=2**22)
-        opened = await self._ws.recv()
-        assert opened.startswith("0"), opened
-        await self._ws.send(f"40{self._ns},{json.dumps(self._auth)}")
-        while True:
-            reply = await self._ws.recv()
-            if reply.startswith(f"40{self._ns},"):
-                break
-            if reply.startswith(f"44{self._ns},"):
-                raise ConnectionError(reply)
-        connected = time.perf_counter()
-        self._reader = asyncio.create_task(self._read())
-        return connected
 
 
 async def send_missed(nc: Any, tenant: str, count: int) -> int:
@@ -127,7 +108,7 @@ async def measure(url: str, nats_url: str, rounds: int) -> None:
         after = await send_missed(nc, tenant, MISSED)
         client = RecoveringClient(url, token("bob", tenant), {"user:bob": after})
         started = time.perf_counter()
-        connected = await client.connect_with_since()
+        connected = await client.connect()
         await asyncio.wait_for(client.done.wait(), 10)
         finished = time.perf_counter()
         await client.close()

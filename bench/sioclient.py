@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,10 +20,16 @@ import websockets
 class RawClient:
     """One socket on one namespace."""
 
-    def __init__(self, url: str, token: str, namespace: str = "/tenant") -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        namespace: str = "/tenant",
+        auth: dict[str, Any] | None = None,
+    ) -> None:
         base = url.replace("http://", "ws://").rstrip("/")
         self._url = f"{base}/socket.io/?EIO=4&transport=websocket"
-        self._token = token
+        self._auth = auth if auth is not None else {"token": token}
         self._ns = namespace
         self._ids = itertools.count(1)
         self._acks: dict[int, asyncio.Future[Any]] = {}
@@ -30,18 +37,21 @@ class RawClient:
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
 
-    async def connect(self) -> None:
-        self._ws = await websockets.connect(self._url, compression=None, max_size=2**20)
+    async def connect(self) -> float:
+        """Open the socket and the namespace; returns when the namespace was acknowledged."""
+        self._ws = await websockets.connect(self._url, compression=None, max_size=2**22)
         opened = await self._ws.recv()
         assert opened.startswith("0"), opened
-        await self._ws.send(f"40{self._ns},{json.dumps({'token': self._token})}")
+        await self._ws.send(f"40{self._ns},{json.dumps(self._auth)}")
         while True:
             reply = await self._ws.recv()
             if reply.startswith(f"40{self._ns},"):
                 break
             if reply.startswith(f"44{self._ns},"):
                 raise ConnectionError(reply)
+        connected = time.perf_counter()
         self._reader = asyncio.create_task(self._read())
+        return connected
 
     async def _read(self) -> None:
         prefix_event = f"42{self._ns},"

@@ -18,7 +18,7 @@ from contracts.rooms import Room
 from services.gateway.envelope import Ack, ok
 from services.gateway.history import chat_history
 from services.gateway.presence import presence_heartbeat, presence_list
-from services.gateway.rpc import request
+from services.gateway.rpc import checked, request
 from services.gateway.sessions import Session
 
 if TYPE_CHECKING:
@@ -53,12 +53,7 @@ async def chat_send(gw: Gateway, s: Session, data: Any) -> Ack:
     reply = await request(
         gw.nc, subjects.chat_send(), command, ChatAck, gw.settings.request_timeout, "rooms"
     )
-    if not reply.ok or reply.error is not None:
-        error = reply.error
-        raise ServiceError(
-            error.code if error else ErrorCode.INTERNAL,
-            error.message if error else "refused without a reason",
-        )
+    checked(reply)
     return ok(id=reply.id, ts=reply.ts)
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from contracts import subjects
-from contracts.errors import ErrorCode, ServiceError
 from contracts.history import ChatHistoryIn, HistoryQuery, HistoryReply, ManageChatHistoryIn
 from services.gateway.envelope import Ack, ok
-from services.gateway.rpc import request
+from services.gateway.rpc import checked, request
 from services.gateway.sessions import Session
 
 if TYPE_CHECKING:
@@ -35,10 +34,5 @@ async def chat_history(gw: Gateway, s: Session, data: Any) -> Ack:
     reply = await request(
         gw.nc, subjects.history(), query, HistoryReply, gw.settings.request_timeout, "persistence"
     )
-    if not reply.ok or reply.error is not None:
-        error = reply.error
-        raise ServiceError(
-            error.code if error else ErrorCode.INTERNAL,
-            error.message if error else "refused without a reason",
-        )
+    checked(reply)
     return ok(messages=[m.model_dump(by_alias=True, exclude_none=True) for m in reply.messages])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from nats.aio.client import Client as NATS
 from nats.errors import ConnectionClosedError, NoRespondersError
@@ -10,9 +10,30 @@ from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from pydantic import BaseModel, ValidationError
 
-from contracts.errors import ErrorCode, ServiceError
+from contracts.errors import ErrorBody, ErrorCode, ServiceError
 
 R = TypeVar("R", bound=BaseModel)
+
+
+class Reply(Protocol):
+    """What every service reply carries."""
+
+    ok: bool
+    error: ErrorBody | None
+
+
+RR = TypeVar("RR", bound=Reply)
+
+
+def checked(reply: RR) -> RR:
+    """`reply` if it succeeded; else its error as a `ServiceError` for the client's ack."""
+    if reply.ok and reply.error is None:
+        return reply
+    error = reply.error
+    raise ServiceError(
+        error.code if error else ErrorCode.INTERNAL,
+        error.message if error else "refused without a reason",
+    )
 
 
 async def request(

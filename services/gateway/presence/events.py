@@ -9,7 +9,7 @@ from contracts.client import EmptyIn, TenantIn
 from contracts.errors import ErrorCode, ServiceError
 from contracts.presence import PresenceListReply, PresenceListRequest
 from services.gateway.envelope import Ack, ok
-from services.gateway.rpc import request
+from services.gateway.rpc import checked, request
 from services.gateway.sessions import Session
 
 if TYPE_CHECKING:
@@ -46,10 +46,5 @@ async def presence_list(gw: Gateway, s: Session, data: Any) -> Ack:
         wait,
         "presence",
     )
-    if not reply.ok or reply.error is not None:
-        error = reply.error
-        raise ServiceError(
-            error.code if error else ErrorCode.INTERNAL,
-            error.message if error else "refused without a reason",
-        )
+    checked(reply)
     return ok(users=[u.model_dump(mode="json", by_alias=True) for u in reply.users])
