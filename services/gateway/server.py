@@ -76,11 +76,13 @@ class Gateway:
             json=codec,
             logger=False,
             engineio_logger=False,
+            namespaces="*",
         )
         self.fanout = Fanout(self.sio, nc, NAMESPACES, settings.max_pending_packets)
         self.recovery = Recovery(nc, self.fanout, settings.request_timeout)
         self.sessions: dict[str, Session] = {}
         self.presence = PresenceReporter(nc, settings)
+        self.sio.on("connect", self._refuse_namespace, namespace="*")
         for ns in NAMESPACES:
             self.sio.on("connect", self._make_connect(ns), namespace=ns)
             self.sio.on("disconnect", self._make_disconnect(ns), namespace=ns)
@@ -118,6 +120,12 @@ class Gateway:
             asyncio.get_running_loop().create_task(self.sio.disconnect(s.sid, s.namespace))
 
     # connection lifecycle ------------------------------------------------------
+
+    async def _refuse_namespace(self, namespace: str, sid: str, *args: Any) -> None:
+        message = f"unknown namespace {namespace[:64]!r}; use /tenant or /manage"
+        raise socketio.exceptions.ConnectionRefusedError(
+            message, {"code": str(ErrorCode.FORBIDDEN), "message": message}
+        )
 
     def _make_connect(self, namespace: str) -> Any:
         async def on_connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:

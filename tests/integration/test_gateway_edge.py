@@ -118,6 +118,11 @@ async def test_manage_refuses_members_and_tenant_refuses_super_admin(
     assert root["data"]["code"] == "FORBIDDEN"
 
 
+async def test_unknown_namespace_is_forbidden(edge: dict[str, ServiceProcess]) -> None:
+    err = await connect_error(edge["gw"].url, "/nope", auth={"token": token("m", unique("t"))})
+    assert err["data"]["code"] == "FORBIDDEN"
+
+
 async def test_root_namespace_is_an_alias_of_tenant(
     edge: dict[str, ServiceProcess], clients: list[Client]
 ) -> None:
