@@ -82,9 +82,8 @@ def register_handlers(broker: NatsBroker, service: RoomsService, workers: int) -
 
         async def run(cmd: SetTenantSettings) -> TenantSettingsReply:
             merged = await service.set_tenant_settings(cmd.tenant, cmd.values)
-            await broker.publish(
-                TenantSettingsChanged(tenant=cmd.tenant), subjects.tenant_settings_changed()
-            )
+            changed = TenantSettingsChanged(tenant=cmd.tenant).model_dump_json().encode()
+            await broker.connection.publish(subjects.tenant_settings_changed(), changed)
             await broker.connection.flush()
             return TenantSettingsReply(ok=True, tenant=cmd.tenant, settings=merged)
 
@@ -99,8 +98,3 @@ def register_handlers(broker: NatsBroker, service: RoomsService, workers: int) -
             return TenantSettingsReply(ok=True, tenant=cmd.tenant, settings=settings)
 
         return await answer(body, GetTenantSettings, TenantSettingsReply, run)
-
-    @broker.subscriber(subjects.tenant_settings_changed())
-    async def tenant_settings_changed(body: Any) -> None:
-        """Another replica changed a tenant's settings (broadcast, no queue group)."""
-        service.forget_settings(TenantSettingsChanged.model_validate(body).tenant)

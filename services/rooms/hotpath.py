@@ -1,5 +1,12 @@
 """The `chat_send` subscriber on plain nats-py, for the per-message hot path.
 
+It also drops cached tenant settings when another replica broadcasts a change. That
+subscription shares the connection and is a plain callback without awaits, so a
+change that reached this replica before a later `chat_send` is applied before that
+send is handled: NATS delivers both over one connection in order, and nats-py wakes
+the two subscriptions' tasks in that order. `roomcast tenant set` replies only after
+the broadcast left, so every send issued after it sees the new value.
+
 FastStream's consume path (task group, middlewares, logging context, reply
 publisher) cost about 40 % of the rooms service's CPU per direct message in
 `bench/rooms_cost.py`. This subscriber keeps the same contract (queue group,
@@ -15,9 +22,11 @@ import logging
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from pydantic import ValidationError
 
 from contracts import subjects
 from contracts.messages import ChatAck, ChatSend
+from contracts.tenants import TenantSettingsChanged
 from services.rooms.handlers import answer
 from services.rooms.service import RoomsService
 
@@ -33,18 +42,31 @@ class ChatSendSubscriber:
         self._slots = asyncio.Semaphore(workers)
         self._tasks: set[asyncio.Task[None]] = set()
         self._sub: Subscription | None = None
+        self._settings_sub: Subscription | None = None
 
     async def start(self) -> None:
+        self._settings_sub = await self._nc.subscribe(
+            subjects.tenant_settings_changed(), cb=self._on_settings_changed
+        )
         self._sub = await self._nc.subscribe(
             subjects.chat_send(), queue=subjects.ROOMS_QUEUE, cb=self._on_msg
         )
 
     async def stop(self) -> None:
         """Stop taking messages and let those in flight finish."""
-        if self._sub is not None:
-            await self._sub.unsubscribe()
+        for sub in (self._sub, self._settings_sub):
+            if sub is not None:
+                await sub.unsubscribe()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=10)
+
+    async def _on_settings_changed(self, msg: Msg) -> None:
+        try:
+            tenant = TenantSettingsChanged.model_validate_json(msg.data).tenant
+        except ValidationError:
+            log.warning("ignored a malformed settings_changed event")
+            return
+        self._service.forget_settings(tenant)
 
     async def _on_msg(self, msg: Msg) -> None:
         await self._slots.acquire()

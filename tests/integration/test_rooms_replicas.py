@@ -29,6 +29,15 @@ async def test_every_send_is_handled_once_across_replicas(
     admin = await connect(replicas.url, token("boss", t, role="admin"))
     clients += [sender, recipient, admin]
 
+    warm = await asyncio.gather(
+        *(sender.call("chat:send", {"to": "bob", "body": f"w{i}"}) for i in range(20))
+    )
+    assert all(a["ok"] for a in warm), "both replicas now cache supervise_dms=false"
+    await recipient.wait_for(
+        "chat:message", lambda m: len(recipient.received("chat:message")) >= 20
+    )
+    recipient.events.clear()
+
     reply = await set_tenant(nats_url, t, supervise_dms=True)
     assert reply.ok
     acks = await asyncio.gather(
