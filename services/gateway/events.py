@@ -19,7 +19,7 @@ from services.gateway.envelope import Ack, ok
 from services.gateway.history import chat_history
 from services.gateway.presence import presence_heartbeat, presence_list
 from services.gateway.rpc import checked, request
-from services.gateway.sessions import Session
+from services.gateway.sessions import Session, scoped
 
 if TYPE_CHECKING:
     from services.gateway.server import Gateway
@@ -32,13 +32,7 @@ SEND_EVENTS = frozenset({"chat:send", "room:send"})
 
 async def chat_send(gw: Gateway, s: Session, data: Any) -> Ack:
     """`chat:send`: a direct message within the sender's tenant."""
-    payload: ChatSendIn
-    if s.on_manage:
-        payload = ManageChatSendIn.model_validate(data)
-        tenant = payload.tenant
-    else:
-        payload = ChatSendIn.model_validate(data)
-        tenant = s.identity.tenant
+    payload, tenant = scoped(s, data, ChatSendIn, ManageChatSendIn)
     if len(payload.body.encode()) > gw.settings.max_body_bytes:
         raise ServiceError(ErrorCode.TOO_LARGE, f"body is over {gw.settings.max_body_bytes} bytes")
     command = ChatSend(

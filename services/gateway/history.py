@@ -8,7 +8,7 @@ from contracts import subjects
 from contracts.history import ChatHistoryIn, HistoryQuery, HistoryReply, ManageChatHistoryIn
 from services.gateway.envelope import Ack, ok
 from services.gateway.rpc import checked, request
-from services.gateway.sessions import Session
+from services.gateway.sessions import Session, scoped
 
 if TYPE_CHECKING:
     from services.gateway.server import Gateway
@@ -16,13 +16,7 @@ if TYPE_CHECKING:
 
 async def chat_history(gw: Gateway, s: Session, data: Any) -> Ack:
     """`chat:history`: `{with?, room?, before?, limit?}` → `{ok, messages}`, newest first."""
-    payload: ChatHistoryIn
-    if s.on_manage:
-        payload = ManageChatHistoryIn.model_validate(data)
-        tenant = payload.tenant
-    else:
-        payload = ChatHistoryIn.model_validate(data)
-        tenant = s.identity.tenant
+    payload, tenant = scoped(s, data, ChatHistoryIn, ManageChatHistoryIn)
     query = HistoryQuery(
         requester=s.identity,
         tenant=tenant,

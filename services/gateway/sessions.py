@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar, cast
+
+from pydantic import BaseModel
 
 from contracts.identity import Identity
 from contracts.rooms import Room
@@ -45,3 +48,22 @@ def auto_rooms(identity: Identity, namespace: str) -> list[Room]:
     if identity.role == "admin":
         rooms.append(Room.tenant_admins(t))
     return rooms
+
+
+class _NamesTenant(Protocol):
+    tenant: str
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+def scoped(s: Session, data: Any, own: type[P], manage: type[P]) -> tuple[P, str]:
+    """Validate a payload for the caller's namespace and say which tenant it acts in.
+
+    On `/manage` a super_admin names the tenant (`manage` has a `tenant` field);
+    everywhere else it is the caller's own tenant.
+    """
+    if s.on_manage:
+        payload = manage.model_validate(data)
+        return payload, cast(_NamesTenant, payload).tenant
+    return own.model_validate(data), s.identity.tenant

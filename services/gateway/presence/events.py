@@ -10,7 +10,7 @@ from contracts.errors import ErrorCode, ServiceError
 from contracts.presence import PresenceListReply, PresenceListRequest
 from services.gateway.envelope import Ack, ok
 from services.gateway.rpc import checked, request
-from services.gateway.sessions import Session
+from services.gateway.sessions import Session, scoped
 
 if TYPE_CHECKING:
     from services.gateway.server import Gateway
@@ -32,11 +32,8 @@ async def presence_heartbeat(gw: Gateway, s: Session, data: Any) -> Ack:
 async def presence_list(gw: Gateway, s: Session, data: Any) -> Ack:
     """`presence:list`: online users of the caller's tenant (`/manage`: of `tenant`)."""
     wait = gw.settings.request_timeout
-    if s.on_manage:
-        tenant = TenantIn.model_validate(data).tenant
-    else:
-        EmptyIn.model_validate(data)
-        tenant = s.identity.tenant
+    _, tenant = scoped(s, data, EmptyIn, TenantIn)
+    if not s.on_manage:
         await gw.presence.wait_reported(s.sid, wait)
     reply = await request(
         gw.nc,
