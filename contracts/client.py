@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.identity import Id
+from contracts.identity import ClientId, Id, TenantId
 
 
 class ClientModel(BaseModel):
@@ -24,19 +24,21 @@ class ChatSendIn(ClientModel):
         pattern=r"^[^\x00]*$",
         description="Message text (no NUL characters: PostgreSQL text cannot store them).",
     )
-    client_id: Id | None = Field(default=None, alias="clientId", description="Idempotency key.")
+    client_id: ClientId | None = Field(
+        default=None, alias="clientId", description="Idempotency key."
+    )
 
 
 class ManageChatSendIn(ChatSendIn):
     """`chat:send` on `/manage`: a super_admin names the tenant."""
 
-    tenant: Id = Field(description="Tenant of the recipient.")
+    tenant: TenantId = Field(description="Tenant of the recipient.")
 
 
 class TenantIn(ClientModel):
     """`manage:watch`, `manage:unwatch`, `presence:list` on `/manage`."""
 
-    tenant: Id = Field(description="Tenant to act on.")
+    tenant: TenantId = Field(description="Tenant to act on.")
 
 
 class RefreshIn(ClientModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.errors import ErrorBody
-from contracts.identity import Id, Identity
+from contracts.identity import Id, Identity, TenantId
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -47,14 +47,16 @@ class ChatHistoryIn(BaseModel):
 class ManageChatHistoryIn(ChatHistoryIn):
     """`chat:history` on `/manage`: a super_admin names the tenant."""
 
-    tenant: Id = Field(description="Tenant of the conversation.")
+    tenant: TenantId = Field(description="Tenant of the conversation.")
 
 
 class HistoryQuery(BaseModel):
     """Gateway → persistence (`cmd.persistence.history`): one page of a conversation."""
 
     requester: Identity = Field(description="Verified requester, from the gateway's token check.")
-    tenant: Id = Field(description="Tenant of the conversation (the requester's, on /tenant).")
+    tenant: TenantId = Field(
+        description="Tenant of the conversation (the requester's, on /tenant)."
+    )
     with_user: Id | None = Field(default=None, description="Other user of a direct conversation.")
     room: Id | None = Field(default=None, description="Room name, when not a direct conversation.")
     before: str | None = Field(default=None, description="Exclusive id cursor.")

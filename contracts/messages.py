@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from contracts.errors import ErrorBody
-from contracts.identity import Id, Identity
+from contracts.identity import ClientId, Id, Identity, TenantId
 
 MAX_BODY_BYTES = 8 * 1024
 """Default `body` limit (PROTOCOL.md); gateways enforce their configured value."""
@@ -15,10 +15,12 @@ class ChatSend(BaseModel):
     """Gateway → rooms (`cmd.rooms.chat_send`, request/reply): one direct message."""
 
     sender: Identity = Field(description="Verified sender, from the gateway's token check.")
-    tenant: Id = Field(description="Tenant the message is sent in (a super_admin may name any).")
+    tenant: TenantId = Field(
+        description="Tenant the message is sent in (a super_admin may name any)."
+    )
     to: Id = Field(description="Recipient user id within `tenant`.")
     body: str = Field(min_length=1, description="Message text, already size-checked.")
-    client_id: Id | None = Field(default=None, description="Sender's idempotency key.")
+    client_id: ClientId | None = Field(default=None, description="Sender's idempotency key.")
     via_manage: bool = Field(default=False, description="Sent from the /manage namespace.")
     sid: str = Field(description="Sending socket, which gets the ack instead of a copy.")
 

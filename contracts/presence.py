@@ -18,7 +18,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.errors import ErrorBody
-from contracts.identity import Id
+from contracts.identity import Id, TenantId
 
 
 class OfflineReason(StrEnum):
@@ -42,7 +42,7 @@ class OpenedConnection(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     sid: str = Field(min_length=1, max_length=128, description="Socket id, unique per socket.")
-    tenant: Id = Field(description="Tenant of the connected user.")
+    tenant: TenantId = Field(description="Tenant of the connected user.")
     user_id: Id = Field(description="Connected user.")
     name: str | None = Field(default=None, max_length=256, description="Display name, if any.")
     age_ms: int = Field(ge=0, description="Milliseconds since the socket connected.")
@@ -60,7 +60,7 @@ class ClosedConnection(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     sid: str = Field(min_length=1, max_length=128, description="Socket id.")
-    tenant: Id = Field(description="Tenant of the user.")
+    tenant: TenantId = Field(description="Tenant of the user.")
     user_id: Id = Field(description="User whose connection closed.")
     name: str | None = Field(default=None, max_length=256, description="Display name, if any.")
 
@@ -116,7 +116,7 @@ class ReportReply(BaseModel):
 class PresenceListRequest(BaseModel):
     """Gateway → presence (`cmd.presence.list`, request/reply): a tenant's online users."""
 
-    tenant: Id = Field(description="Tenant to list.")
+    tenant: TenantId = Field(description="Tenant to list.")
 
 
 class OnlineUser(BaseModel):

@@ -1,7 +1,12 @@
 """Every NATS subject roomcast uses, built from one versioned prefix.
 
 No service writes a subject literal: they call these builders. Every id is passed
-through `encode_token`, so client-controlled text cannot add tokens or wildcards.
+through `encode_token`, so client-controlled text cannot add tokens or wildcards, and
+no subject is longer than `MAX_SUBJECT_LENGTH` whatever the ids hold (each encoded id
+is at most `contracts.tokens.MAX_TOKEN_LENGTH` characters; a property test checks every
+builder with the longest ids). NATS closes a client's whole connection when a protocol
+line (`PUB <subject> <reply> <size>`) is over its `max_control_line` (4,096 bytes by
+default), so this bound keeps one client's id from cutting off a service.
 
 Layout (prefix `roomcast.v1`):
 
@@ -17,6 +22,9 @@ from __future__ import annotations
 from contracts.tokens import encode_token
 
 PREFIX = "roomcast.v1"
+
+MAX_SUBJECT_LENGTH = 1024
+"""No subject built here is longer (bytes; subjects are ASCII)."""
 
 LOG_STREAM = "ROOMCAST_LOG"
 """JetStream stream holding every chat and room message."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.errors import ErrorBody
-from contracts.identity import Id, Identity
+from contracts.identity import Identity, TenantId
 
 
 class TenantSettings(BaseModel):
@@ -28,14 +28,14 @@ class RegisterMember(BaseModel):
 class SetTenantSettings(BaseModel):
     """CLI/SDK → rooms: change settings; unknown keys are refused."""
 
-    tenant: Id = Field(description="Tenant to change.")
+    tenant: TenantId = Field(description="Tenant to change.")
     values: dict[str, object] = Field(description="Keys of `TenantSettings` and new values.")
 
 
 class GetTenantSettings(BaseModel):
     """CLI/SDK → rooms: read one tenant's settings."""
 
-    tenant: Id = Field(description="Tenant to read.")
+    tenant: TenantId = Field(description="Tenant to read.")
 
 
 class TenantSettingsReply(BaseModel):
@@ -50,7 +50,7 @@ class TenantSettingsReply(BaseModel):
 class TenantSettingsChanged(BaseModel):
     """Broadcast to every rooms replica: forget cached settings of `tenant`."""
 
-    tenant: Id = Field(description="Tenant whose settings changed.")
+    tenant: TenantId = Field(description="Tenant whose settings changed.")
 
 
 class OkReply(BaseModel):

@@ -374,26 +374,41 @@ async def test_missing_user_is_refused() -> None:
     assert "'sub'" in (await refused(TokenVerifier(settings()), sign(claims(sub=None)))).message
 
 
+BOUNDS = {"sub": 255, "tenant": 128, "role": 128}
+
+
 @pytest.mark.parametrize("claim", ["sub", "tenant", "role"])
 @pytest.mark.parametrize(
-    "value", ["", "x" * 257, "a\nb", "a\x00", "\x7f", True, 1.5, ["u1"], {"id": "u1"}]
+    "value", ["", "a\nb", "a\x00", "\x7f", "a\x85", True, 1.5, ["u1"], {"id": "u1"}]
 )
 async def test_invalid_ids_are_refused(claim: str, value: Any) -> None:
     error = await refused(TokenVerifier(settings()), sign(claims(**{claim: value})))
     assert f"{claim!r}" in error.message
 
 
-async def test_longest_valid_id_is_accepted() -> None:
-    token = sign(claims(sub="x" * 256))
-    assert (await TokenVerifier(settings()).verify(token)).identity.user_id == "x" * 256
+@pytest.mark.parametrize("claim", ["sub", "tenant", "role"])
+async def test_ids_over_their_bound_are_refused_naming_the_claim(claim: str) -> None:
+    limit = BOUNDS[claim]
+    verifier = TokenVerifier(settings())
+    for value in ("x" * (limit + 1), "\U0001f600" * (limit + 1)):
+        error = await refused(verifier, sign(claims(**{claim: value})))
+        assert f"{claim!r}" in error.message and str(limit) in error.message
+
+
+async def test_longest_valid_ids_are_accepted() -> None:
+    token = sign(claims(sub="\U0001f600" * 255, tenant="t" * 128, role="r" * 128))
+    identity = (await TokenVerifier(settings()).verify(token)).identity
+    assert (identity.user_id, identity.tenant) == ("\U0001f600" * 255, "t" * 128)
 
 
 async def test_display_name_is_optional_and_bounded() -> None:
     verifier = TokenVerifier(settings(jwt_claim_name="display"))
     assert (await verifier.verify(sign(claims(display=None)))).identity.name is None
     assert (await verifier.verify(sign(claims(display=["x"])))).identity.name is None
-    long_name = (await verifier.verify(sign(claims(display="n" * 1000)))).identity.name
-    assert long_name == "n" * 256
+    assert (await verifier.verify(sign(claims(display="n" * 256)))).identity.name == "n" * 256
+    for bad in ("n" * 257, "tab\there"):
+        error = await refused(verifier, sign(claims(display=bad)))
+        assert "'display'" in error.message
 
 
 def test_invalid_default_role_fails_at_start() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,20 +12,22 @@ from hypothesis import strategies as st
 from contracts import subjects
 from contracts.ids import message_id, parse_message_id
 from contracts.rooms import Room
-from contracts.tokens import decode_token, encode_token
+from contracts.tokens import HASHED_PREFIX, MAX_TOKEN_LENGTH, decode_token, encode_token
 
 ids = st.text(min_size=1, max_size=64)
+long_ids = st.text(min_size=1, max_size=400)
 
 
-@given(ids)
-def test_encoded_token_has_no_subject_syntax(value: str) -> None:
+@given(long_ids)
+def test_encoded_token_has_no_subject_syntax_and_is_bounded(value: str) -> None:
     token = encode_token(value)
     assert token
     assert not any(c in token for c in ".*> \t\r\n")
     assert token.isascii()
+    assert len(token) <= MAX_TOKEN_LENGTH
 
 
-@given(ids, ids)
+@given(long_ids, long_ids)
 def test_encoding_is_injective(a: str, b: str) -> None:
     if a != b:
         assert encode_token(a) != encode_token(b)
@@ -30,7 +35,18 @@ def test_encoding_is_injective(a: str, b: str) -> None:
 
 @given(ids)
 def test_encoding_round_trips(value: str) -> None:
-    assert decode_token(encode_token(value)) == value
+    token = encode_token(value)
+    if not token.startswith(HASHED_PREFIX):
+        assert decode_token(token) == value
+
+
+def test_long_non_ascii_ids_are_hashed_to_a_short_token() -> None:
+    emoji = "\U0001f600" * 256
+    token = encode_token(emoji)
+    assert token.startswith(HASHED_PREFIX) and len(token) == 54
+    assert encode_token(emoji[:-1]) != token
+    assert encode_token("x" * 255) == "x" * 255
+    assert encode_token("x" * 256).startswith(HASHED_PREFIX)
 
 
 def test_plain_ids_stay_readable() -> None:
@@ -39,10 +55,46 @@ def test_plain_ids_stay_readable() -> None:
     assert encode_token("~") == "~7e"
 
 
-@pytest.mark.parametrize("bad", ["", "x" * 257])
-def test_empty_or_huge_ids_are_refused(bad: str) -> None:
+def test_empty_ids_are_refused() -> None:
     with pytest.raises(ValueError, match="id"):
-        encode_token(bad)
+        encode_token("")
+
+
+LONGEST_IDS = [
+    "x" * 255,  # the longest plain user id: kept as is
+    "\U0001f600" * 256,  # 1 KiB of UTF-8 (issue F1)
+    "a." * 127 + "a",  # escapes grow right up to the hashing threshold
+    ".~>*" * 10_000,  # longer than any bound: still one short token
+]
+
+
+NOT_ID_BUILDERS = {
+    "log_kind": "parses a subject",
+    "jetstream_pull_next": "takes stream and consumer names from settings, not ids",
+}
+
+
+def _builders() -> list[tuple[str, Callable[..., object]]]:
+    found = []
+    for name, fn in inspect.getmembers(subjects, inspect.isfunction):
+        if name in NOT_ID_BUILDERS or name.startswith("_"):
+            continue
+        if fn.__module__ == subjects.__name__:
+            found.append((name, fn))
+    return found
+
+
+@pytest.mark.parametrize(("name", "builder"), _builders())
+@pytest.mark.parametrize("value", LONGEST_IDS, ids=["ascii", "emoji", "escapes", "huge"])
+def test_no_subject_exceeds_the_bound(
+    name: str, builder: Callable[..., object], value: str
+) -> None:
+    params = inspect.signature(builder).parameters
+    args = [value for p in params.values() if p.default is inspect.Parameter.empty]
+    built = builder(*args)
+    for subject in built if isinstance(built, list) else [built]:
+        assert isinstance(subject, str)
+        assert len(subject.encode()) <= subjects.MAX_SUBJECT_LENGTH, name
 
 
 def test_injection_attempts_stay_in_one_token() -> None:

@@ -7,13 +7,24 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from contracts.identity import Id, Identity
+from contracts.identity import (
+    MAX_NAME,
+    MAX_ROLE,
+    MAX_TENANT_ID,
+    MAX_USER_ID,
+    DisplayName,
+    Identity,
+    RoleName,
+    TenantId,
+    UserId,
+)
 from services.gateway.auth.errors import AuthError
 from services.gateway.settings import GatewaySettings
 
-MAX_NAME_LENGTH = 256
-
-_ID = TypeAdapter(Id)
+_USER: TypeAdapter[str] = TypeAdapter(UserId)
+_TENANT: TypeAdapter[str] = TypeAdapter(TenantId)
+_ROLE: TypeAdapter[str] = TypeAdapter(RoleName)
+_NAME: TypeAdapter[str] = TypeAdapter(DisplayName)
 
 
 class ClaimMapper:
@@ -26,8 +37,10 @@ class ClaimMapper:
         self._tenant = settings.jwt_claim_tenant
         self._role = settings.jwt_claim_role
         self._name = settings.jwt_claim_name
-        self._default_tenant = _configured_id("default_tenant", settings.default_tenant or None)
-        self._default_role = _configured_id("default_role", settings.default_role)
+        self._default_tenant = _configured(
+            "default_tenant", settings.default_tenant or None, _TENANT
+        )
+        self._default_role = _configured("default_role", settings.default_role, _ROLE)
 
     def identity(self, claims: Mapping[str, Any]) -> Identity:
         """Build the identity a verified token asserts.
@@ -35,8 +48,9 @@ class ClaimMapper:
         A missing (or null) tenant claim falls back to the configured default
         tenant, a missing role to the default role. Ids may be strings or
         integers; anything else, or an id that is empty, too long or holds
-        control characters, is refused. A display name that is not a string is
-        dropped and a long one is cut to 256 characters.
+        control characters, is refused naming the claim: a user id has at most
+        255 characters, a tenant and a role at most 128, a display name at most
+        256. A display name that is not a string, or is empty, is ignored.
 
         Args:
             claims: the payload of a token whose signature and times are checked.
@@ -47,39 +61,50 @@ class ClaimMapper:
         Raises:
             AuthError: UNAUTHENTICATED when a required claim is missing or invalid.
         """
-        user_id = _id_claim(claims, self._user)
+        user_id = _id_claim(claims, self._user, _USER, MAX_USER_ID)
         if user_id is None:
             raise AuthError(f"token lacks the {self._user!r} claim")
-        tenant = _id_claim(claims, self._tenant) or self._default_tenant
+        tenant = _id_claim(claims, self._tenant, _TENANT, MAX_TENANT_ID) or self._default_tenant
         if tenant is None:
             raise AuthError(f"token lacks the {self._tenant!r} claim")
-        role = _id_claim(claims, self._role) or self._default_role
+        role = _id_claim(claims, self._role, _ROLE, MAX_ROLE) or self._default_role
         return Identity(tenant=tenant, user_id=user_id, role=role, name=_name(claims, self._name))
 
 
-def _configured_id(setting: str, value: str | None) -> str | None:
+def _configured(setting: str, value: str | None, adapter: TypeAdapter[str]) -> str | None:
     if value is None:
         return None
     try:
-        return _ID.validate_python(value, strict=True)
+        return adapter.validate_python(value, strict=True)
     except ValidationError:
         raise ValueError(f"{setting} is not a valid id") from None
 
 
-def _id_claim(claims: Mapping[str, Any], claim: str) -> str | None:
+def _id_claim(
+    claims: Mapping[str, Any], claim: str, adapter: TypeAdapter[str], limit: int
+) -> str | None:
     value = claims.get(claim)
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     try:
-        return _ID.validate_python(value, strict=True)
+        return adapter.validate_python(value, strict=True)
     except ValidationError:
-        raise AuthError(f"token claim {claim!r} is not a valid id") from None
+        raise AuthError(
+            f"token claim {claim!r} must be a string of 1 to {limit} characters"
+            " without control characters"
+        ) from None
 
 
 def _name(claims: Mapping[str, Any], claim: str) -> str | None:
     value = claims.get(claim)
     if not isinstance(value, str) or not value:
         return None
-    return value[:MAX_NAME_LENGTH]
+    try:
+        return _NAME.validate_python(value, strict=True)
+    except ValidationError:
+        raise AuthError(
+            f"token claim {claim!r} must be at most {MAX_NAME} characters"
+            " without control characters"
+        ) from None
