@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+from faststream.nats import NatsBroker
 from nats.aio.client import Client as NATS
 
 log = logging.getLogger(__name__)
@@ -71,25 +72,92 @@ def mark_ready(**info: Any) -> None:
     tmp.replace(path)
 
 
-async def connect_nats(url: str, name: str) -> NATS:
-    """Connect to NATS, reconnecting forever once connected."""
+EXIT_NATS_CLOSED = 75
+"""Exit status of a process whose NATS connection closed for good (EX_TEMPFAIL)."""
 
-    async def on_error(exc: Exception) -> None:
+
+class NatsGuard:
+    """Ends the process when its NATS connection closes for good.
+
+    nats-py reconnects after a network failure, but a connection the server closes
+    with a protocol error (a control line over `max_control_line`, an authorization
+    violation) is closed for good: the process would stay alive serving nothing, and
+    nothing would restart it. The guard's `closed_cb` removes the ready file and exits
+    with `EXIT_NATS_CLOSED`, so `roomcast dev` or Kubernetes restarts the process;
+    a graceful stop calls `stopping()` first, and then a close is expected.
+    """
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+        self._stopping = False
+        self.client: NATS | None = None
+
+    def stopping(self) -> None:
+        """The process is shutting down: the connection's close is expected."""
+        self._stopping = True
+
+    def callbacks(self) -> dict[str, Any]:
+        """Keyword arguments for `nats.connect` / `NatsBroker`: logging and the guard."""
+        return {
+            "error_cb": self._on_error,
+            "disconnected_cb": self._on_disconnect,
+            "reconnected_cb": self._on_reconnect,
+            "closed_cb": self._on_closed,
+        }
+
+    async def _on_error(self, exc: Exception) -> None:
         log.warning("nats: %s", exc)
 
-    async def on_disconnect() -> None:
+    async def _on_disconnect(self) -> None:
         log.warning("nats: disconnected")
 
-    async def on_reconnect() -> None:
+    async def _on_reconnect(self) -> None:
         log.info("nats: reconnected")
 
-    return await nats.connect(
+    async def _on_closed(self) -> None:
+        if self._stopping:
+            return
+        reason = self.client.last_error if self.client is not None else None
+        log.critical(
+            "nats: the connection closed for good (%s); %s exits so that it is restarted",
+            reason or "no reason given",
+            self._service,
+        )
+        mark_unready()
+        logging.shutdown()
+        os._exit(EXIT_NATS_CLOSED)
+
+
+def mark_unready() -> None:
+    """Remove `$ROOMCAST_READY_FILE` (if set): the service no longer serves."""
+    target = os.environ.get(READY_FILE_ENV)
+    if target:
+        Path(target).unlink(missing_ok=True)
+
+
+def nats_broker(url: str, name: str, guard: NatsGuard, **options: Any) -> NatsBroker:
+    """A FastStream broker that reconnects after network failures; `guard` ends the
+    process if its connection closes for good (set `guard.client` once connected)."""
+    return NatsBroker(
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        log_level=logging.DEBUG,
+        **guard.callbacks(),
+        **options,
+    )
+
+
+async def connect_nats(url: str, name: str, guard: NatsGuard) -> NATS:
+    """Connect to NATS, reconnecting forever after network failures; `guard` ends the
+    process if the connection closes for good."""
+    nc = await nats.connect(
         url,
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=5,
-        error_cb=on_error,
-        disconnected_cb=on_disconnect,
-        reconnected_cb=on_reconnect,
+        **guard.callbacks(),
     )
+    guard.client = nc
+    return nc

@@ -14,7 +14,15 @@ import socketio
 import uvicorn
 
 from roomcast.config import describe, load_settings
-from roomcast.runtime import connect_nats, instance_name, mark_ready, run, setup_logging, tune_gc
+from roomcast.runtime import (
+    NatsGuard,
+    connect_nats,
+    instance_name,
+    mark_ready,
+    run,
+    setup_logging,
+    tune_gc,
+)
 from services.gateway.auth import TokenVerifier
 from services.gateway.server import Gateway
 from services.gateway.settings import GatewaySettings
@@ -62,7 +70,8 @@ def health_app(gw: Gateway) -> Any:
 async def serve(settings: GatewaySettings) -> None:
     """Run one gateway until SIGINT/SIGTERM."""
     name = instance_name(settings.instance_id, "gateway")
-    nc = await connect_nats(settings.nats_url, name)
+    guard = NatsGuard("gateway")
+    nc = await connect_nats(settings.nats_url, name, guard)
     verifier = TokenVerifier(settings)
     await verifier.warm_up()
     gw = Gateway(settings, nc, verifier)
@@ -98,6 +107,7 @@ async def serve(settings: GatewaySettings) -> None:
         if s.expiry is not None:
             s.expiry.cancel()
     await gw.presence.stop()
+    guard.stopping()
     await nc.drain()
 
 

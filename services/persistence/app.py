@@ -13,11 +13,10 @@ import os
 import signal
 
 from faststream import FastStream
-from faststream.nats import NatsBroker
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from roomcast.config import describe, load_settings
-from roomcast.runtime import instance_name, mark_ready, run, setup_logging
+from roomcast.runtime import NatsGuard, instance_name, mark_ready, nats_broker, run, setup_logging
 from roomcast.streams import ensure_dlq_stream, open_log_stream
 from services.persistence.adapters.dead_letters import JetStreamDeadLetters
 from services.persistence.adapters.log_consumer import LogConsumer
@@ -51,9 +50,8 @@ def make_engine(settings: PersistenceSettings) -> AsyncEngine:
 def build(settings: PersistenceSettings) -> FastStream:
     """Wire the persistence service; nothing connects until the app starts."""
     name = instance_name(settings.instance_id, "persistence")
-    broker = NatsBroker(
-        settings.nats_url, name=name, max_reconnect_attempts=-1, log_level=logging.DEBUG
-    )
+    guard = NatsGuard("persistence")
+    broker = nats_broker(settings.nats_url, name, guard)
     engine = make_engine(settings)
     store = SqlMessageStore(engine)
     app = FastStream(broker)
@@ -64,6 +62,7 @@ def build(settings: PersistenceSettings) -> FastStream:
     @app.on_startup
     async def connect() -> None:
         await broker.connect()
+        guard.client = broker.connection
         js = broker.connection.jetstream()
         epoch = await open_log_stream(js, settings.log_max_age, settings.log_duplicate_window)
         await ensure_dlq_stream(js, settings.dlq_max_age)
@@ -109,6 +108,7 @@ def build(settings: PersistenceSettings) -> FastStream:
 
     @app.on_shutdown
     async def stop() -> None:
+        guard.stopping()
         stopping.set()
         for handlers in holder:
             await handlers.stop()

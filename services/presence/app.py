@@ -6,12 +6,11 @@ import logging
 
 import redis.asyncio as aioredis
 from faststream import FastStream
-from faststream.nats import NatsBroker
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from roomcast.config import describe, load_settings
-from roomcast.runtime import instance_name, mark_ready, run, setup_logging
+from roomcast.runtime import NatsGuard, instance_name, mark_ready, nats_broker, run, setup_logging
 from services.presence.adapters.store import RedisPresenceStore
 from services.presence.handlers import register_handlers
 from services.presence.service import PresenceService
@@ -35,9 +34,8 @@ def redis_client(settings: PresenceSettings) -> aioredis.Redis:
 def build(settings: PresenceSettings) -> FastStream:
     """Wire the presence service; nothing connects until the app starts."""
     name = instance_name(settings.instance_id, "presence")
-    broker = NatsBroker(
-        settings.nats_url, name=name, max_reconnect_attempts=-1, log_level=logging.DEBUG
-    )
+    guard = NatsGuard("presence")
+    broker = nats_broker(settings.nats_url, name, guard)
     client = redis_client(settings)
     store = RedisPresenceStore(client, settings.presence_key_prefix, settings.timing())
 
@@ -51,12 +49,14 @@ def build(settings: PresenceSettings) -> FastStream:
 
     @app.after_startup
     async def ready() -> None:
+        guard.client = broker.connection
         sweeper.start()
         log.info("presence %s ready", name)
         mark_ready(name=name)
 
     @app.on_shutdown
     async def stop_sweeping() -> None:
+        guard.stopping()
         await sweeper.stop()
 
     @app.after_shutdown

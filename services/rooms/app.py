@@ -5,11 +5,18 @@ from __future__ import annotations
 import logging
 
 from faststream import FastStream
-from faststream.nats import NatsBroker
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from roomcast.config import load_settings
-from roomcast.runtime import instance_name, mark_ready, run, setup_logging, tune_gc
+from roomcast.runtime import (
+    NatsGuard,
+    instance_name,
+    mark_ready,
+    nats_broker,
+    run,
+    setup_logging,
+    tune_gc,
+)
 from roomcast.streams import ensure_log_stream
 from services.rooms.adapters.log import MessageLog
 from services.rooms.adapters.sql import SqlDirectory
@@ -24,13 +31,8 @@ log = logging.getLogger(__name__)
 def build(settings: RoomsSettings) -> FastStream:
     """Wire the rooms service; nothing connects until the app starts."""
     name = instance_name(settings.instance_id, "rooms")
-    broker = NatsBroker(
-        settings.nats_url,
-        name=name,
-        max_reconnect_attempts=-1,
-        log_level=logging.DEBUG,
-        apply_types=False,
-    )
+    guard = NatsGuard("rooms")
+    broker = nats_broker(settings.nats_url, name, guard, apply_types=False)
     engine = create_async_engine(
         settings.database_url, pool_size=settings.db_pool_size, pool_pre_ping=True
     )
@@ -43,6 +45,7 @@ def build(settings: RoomsSettings) -> FastStream:
     @app.on_startup
     async def connect() -> None:
         await broker.connect()
+        guard.client = broker.connection
         js = broker.connection.jetstream()
         epoch = await ensure_log_stream(js, settings.log_max_age, settings.log_duplicate_window)
         service = RoomsService(
@@ -61,6 +64,7 @@ def build(settings: RoomsSettings) -> FastStream:
 
     @app.on_shutdown
     async def drain() -> None:
+        guard.stopping()
         if "hot" in holder:
             await holder["hot"].stop()
 
