@@ -11,6 +11,10 @@ ALLOWED_ALGORITHMS = frozenset(
 )
 
 
+MAX_FRAME_LIMIT = 512 * 1024
+"""The largest frame (and body) a gateway may be configured to accept."""
+
+
 class GatewaySettings(CommonSettings):
     """Everything the Socket.IO edge needs; validated at start-up."""
 
@@ -49,9 +53,15 @@ class GatewaySettings(CommonSettings):
         description="Allowed browser origins; empty = same origin only, ['*'] = any.",
     )
     max_frame_bytes: int = Field(
-        default=64 * 1024, ge=1024, description="Largest Socket.IO frame; larger closes the socket."
+        default=64 * 1024,
+        ge=1024,
+        le=MAX_FRAME_LIMIT,
+        description="Largest Socket.IO frame; larger closes the socket (at most 512 KiB, so "
+        "that every command built from a frame fits NATS's default 1 MB max_payload).",
     )
-    max_body_bytes: int = Field(default=8 * 1024, ge=1, description="Largest message `body`.")
+    max_body_bytes: int = Field(
+        default=8 * 1024, ge=1, le=MAX_FRAME_LIMIT, description="Largest message `body`."
+    )
     rate_limit_per_sec: float = Field(
         default=50.0, gt=0, description="Sustained client events per second per connection."
     )

@@ -10,25 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from typing import Any, TypeVar
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from contracts import subjects
 from contracts.errors import ErrorBody, ErrorCode, ServiceError
 from contracts.history import HistoryQuery, HistoryReply
-from contracts.messages import ChatMessage
 from contracts.recovery import RecoverChunk, RecoverRequest
 from services.persistence.service import PersistenceService
 
 log = logging.getLogger(__name__)
 
-CHUNK_OVERHEAD = 256
-"""Bytes counted per message on top of its body when sizing recovery chunks."""
+M = TypeVar("M", bound=BaseModel)
+
+REPLY_HEADROOM = 4096
+"""Bytes kept free below the server's max_payload for a reply's envelope."""
 
 
 class ReadHandlers:
@@ -39,7 +40,7 @@ class ReadHandlers:
     ) -> None:
         self._nc = nc
         self._service = service
-        self._chunk_bytes = chunk_bytes
+        self._chunk_bytes = min(chunk_bytes, nc.max_payload - REPLY_HEADROOM)
         self._slots = asyncio.Semaphore(workers)
         self._tasks: set[asyncio.Task[None]] = set()
         self._subs: list[Subscription] = []
@@ -81,7 +82,8 @@ class ReadHandlers:
         """One page of a conversation, newest first."""
         try:
             query = HistoryQuery.model_validate_json(msg.data)
-            reply = HistoryReply(ok=True, messages=await self._service.history(query))
+            page = await self._service.history(query)
+            reply = HistoryReply(ok=True, messages=next(chunks(page, self._chunk_bytes), []))
         except ValidationError as exc:
             reply = HistoryReply(ok=False, error=_error(ErrorCode.INVALID, str(exc)))
         except ServiceError as exc:
@@ -122,12 +124,16 @@ class ReadHandlers:
             log.warning("could not answer on %s", msg.subject, exc_info=True)
 
 
-def chunks(messages: list[ChatMessage], max_bytes: int) -> Iterator[list[ChatMessage]]:
-    """Split `messages` into runs whose approximate JSON size stays under `max_bytes`."""
-    part: list[ChatMessage] = []
+def chunks(messages: Sequence[M], max_bytes: int) -> Iterator[list[M]]:
+    """Split `messages` into runs whose JSON stays under `max_bytes` (one reply each).
+
+    A history page is the first run: a page of long messages holds fewer than `limit`
+    (the client goes on with `before`), and no reply exceeds NATS's max_payload.
+    """
+    part: list[M] = []
     size = 0
     for message in messages:
-        cost = len(message.body.encode()) * 2 + CHUNK_OVERHEAD
+        cost = len(message.model_dump_json(by_alias=True)) + 1
         if part and size + cost > max_bytes:
             yield part
             part, size = [], 0

@@ -72,7 +72,10 @@ class PersistenceSettings(CommonSettings):
         "log messages (it keeps only supervised ones).",
     )
     recover_chunk_bytes: int = Field(
-        default=256 * 1024, ge=16 * 1024, description="Largest recovery reply message (bytes)."
+        default=256 * 1024,
+        ge=16 * 1024,
+        description="Largest history or recovery reply message (bytes; at most the NATS "
+        "server's max_payload less 4 KiB).",
     )
     history_workers: int = Field(
         default=32, ge=1, description="History and recovery requests served concurrently."

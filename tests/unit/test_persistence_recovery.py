@@ -12,7 +12,7 @@ from contracts.history import StoredMessage
 from contracts.identity import Identity
 from contracts.ids import message_id
 from contracts.messages import ChatMessage, LoggedMessage
-from contracts.recovery import RecoverRequest, RecoverRoom, RecoveryReason
+from contracts.recovery import RecoverChunk, RecoverRequest, RecoverRoom, RecoveryReason
 from services.gateway.recovery import held_seq, requested_since, split_request
 from services.persistence.domain.conversations import Target
 from services.persistence.domain.recovery import plan_room, position_problem
@@ -166,7 +166,31 @@ def test_chunks_stay_under_the_size_and_keep_order() -> None:
     parts = list(chunks(msgs, 20_000))
     assert len(parts) > 1
     assert [m.seq for part in parts for m in part] == list(range(100))
-    assert all(len(p) * (2000 + 256) <= 20_000 for p in parts)
+    assert all(encoded(part) <= 20_000 for part in parts)
+
+
+def encoded(part: Sequence[ChatMessage]) -> int:
+    return len(RecoverChunk(messages=list(part)).model_dump_json(by_alias=True))
+
+
+def test_chunks_bound_the_real_size_of_the_worst_messages() -> None:
+    """Control characters escape to six bytes and ids may be 1 KiB of UTF-8 each."""
+    worst = [
+        ChatMessage(
+            id=str(i),
+            tenant="\U0001f3e2" * 128,
+            from_="\U0001f600" * 255,
+            to="\U0001f680" * 255,
+            body="\x01" * 8192 if i % 2 else "x",
+            ts=1,
+            room="user:" + "\U0001f680" * 255,
+            seq=i,
+        )
+        for i in range(400)
+    ]
+    parts = list(chunks(worst, 256 * 1024))
+    assert [m.seq for part in parts for m in part] == list(range(400))
+    assert all(encoded(part) <= 256 * 1024 for part in parts)
 
 
 @pytest.mark.parametrize(
