@@ -111,7 +111,7 @@ class AuthRefreshAck(OkAck):
 
 
 class ChatError(_Event):
-    """`chat:error`: a refused `chat:send`, for clients that do not use acks."""
+    """`chat:error`: a refused `chat:send` or `room:send`, for clients that do not use acks."""
 
     code: ErrorCode = Field(description="The same code as the ack's `error.code`.")
     message: str = Field(description="The same message as the ack's `error.message`.")
@@ -243,7 +243,8 @@ SERVER_EVENTS: tuple[ServerEvent, ...] = (
     ),
     ServerEvent(
         "chat:error",
-        "A refused `chat:send`, to the sending socket only, besides the error ack.",
+        "A refused `chat:send` or `room:send` (whatever the code), to the sending socket "
+        "only, besides the error ack.",
         ChatError,
     ),
     ServerEvent(

@@ -13,7 +13,7 @@ export interface AuthRefreshAck {
   exp: number;
 }
 
-/** `chat:error`: a refused `chat:send`, for clients that do not use acks. */
+/** `chat:error`: a refused `chat:send` or `room:send`, for clients that do not use acks. */
 export interface ChatError {
   /** The same code as the ack's `error.code`. */
   code: ErrorCode;
@@ -306,7 +306,7 @@ export interface ManageClientToServerEvents {
 export interface ServerToClientEvents {
   /** A direct message, to the recipient's sockets (`user:{to}`), the sender's other sockets, and `tenant:{t}:admins` when the tenant supervises direct messages. Recovery replays missed ones with the same payload. */
   "chat:message": (payload: ChatMessage) => void;
-  /** A refused `chat:send`, to the sending socket only, besides the error ack. */
+  /** A refused `chat:send` or `room:send` (whatever the code), to the sending socket only, besides the error ack. */
   "chat:error": (payload: ChatError) => void;
   /** To a socket that connected with `auth.since`, after the replayed messages and before any live one. */
   "session:recovered": (payload: SessionRecovered) => void;
