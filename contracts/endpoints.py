@@ -175,6 +175,18 @@ class StreamSubject:
         return _address(self.build, self.parameters)
 
 
+PARAMETERS: dict[str, str] = {
+    "tenant": "Tenant id.",
+    "userId": "User id.",
+    "role": "Role.",
+    "from": "Sender's user id.",
+    "to": "Recipient's user id.",
+    "consumer": "Name of the consumer that gave the message up, e.g. `persistence`.",
+}
+"""What each subject parameter holds; every one is encoded with
+`contracts.tokens.encode_token`, so it is always exactly one subject token."""
+
+
 def _address(build: Callable[..., str], parameters: tuple[str, ...]) -> str:
     marks = {f"__{name}__": name for name in parameters}
     subject = build(*marks)

@@ -480,4 +480,7 @@ def _headers(headers: Iterable[endpoints.Header]) -> dict[str, Any]:
 
 
 def _parameters(names: Iterable[str]) -> dict[str, Any]:
-    return {name: {"description": f"`{name}`, encoded as one subject token."} for name in names}
+    return {
+        name: {"description": f"{endpoints.PARAMETERS[name]} Encoded as one subject token."}
+        for name in names
+    }

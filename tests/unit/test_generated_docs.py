@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import inspect
+import itertools
 
 import orjson
 import pytest
@@ -22,9 +24,17 @@ def test_committed_document_matches_the_code(path: str) -> None:
     committed = docsgen.ROOT / path
     assert committed.exists(), f"{path} is missing: run `{docsgen.REGENERATE}` and commit it"
     expected = docsgen.render()[path]
-    assert committed.read_text(encoding="utf-8") == expected, (
-        f"{path} is out of date with contracts/: run `{docsgen.REGENERATE}` and commit it"
-    )
+    actual = committed.read_text(encoding="utf-8")
+    if actual != expected:
+        diff = difflib.unified_diff(
+            actual.splitlines(), expected.splitlines(), "committed", "generated", lineterm=""
+        )
+        shown = "\n".join(itertools.islice(diff, 40))
+        pytest.fail(
+            f"{path} is out of date with contracts/: run `{docsgen.REGENERATE}` and commit "
+            f"it.\n{shown}",
+            pytrace=False,
+        )
 
 
 def test_every_event_the_gateway_answers_is_documented() -> None:
@@ -67,6 +77,12 @@ def test_declared_timeouts_are_the_callers() -> None:
     assert GatewaySettings.model_fields["request_timeout"].default == endpoints.REQUEST_TIMEOUT
     assert cli.REQUEST_TIMEOUT == endpoints.REQUEST_TIMEOUT
     assert endpoints.DIRECTORY_REGISTER.timeout == server.REGISTER_TIMEOUT
+
+
+def test_every_parameter_is_described() -> None:
+    used = {p for d in endpoints.DELIVERY_SUBJECTS for p in d.parameters}
+    used |= {p for s in endpoints.STREAM_SUBJECTS for p in s.parameters}
+    assert used <= set(endpoints.PARAMETERS)
 
 
 def test_addresses_name_their_parameters() -> None:
