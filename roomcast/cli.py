@@ -5,6 +5,7 @@
 - `roomcast migrate`: bring the database schema up to date.
 - `roomcast gateway|rooms|presence|persistence`: run one service in the foreground.
 - `roomcast tenant set|show`: change or read a tenant's run-time settings.
+- `roomcast docs [--check]`: regenerate (or check) the documents made from `contracts/`.
 
 Settings come from a flag, else the `ROOMCAST_*` environment variable, else the
 `dev.json` of a running `roomcast dev` (`--data-dir`), else a default.
@@ -262,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="print a service's effective settings")
     config.add_argument("service", choices=sorted(SETTINGS_CLASSES))
     config.set_defaults(handler=_cmd_config)
+
+    docs = sub.add_parser("docs", help="regenerate docs/asyncapi.json and docs/schema/")
+    docs.add_argument("--check", action="store_true", help="only check; exit 1 if stale")
+    docs.set_defaults(
+        handler=lambda args: importlib.import_module("roomcast.docsgen").main(args.check)
+    )
 
     tenant = sub.add_parser("tenant", help="tenant settings")
     tenant_sub = tenant.add_subparsers(dest="tenant_command", required=True, metavar="ACTION")

@@ -1,0 +1,479 @@
+"""Every NATS endpoint of roomcast, declared once: subject, payloads, queue group, timeout.
+
+Four kinds:
+
+- `Endpoint`: a request/reply command served by one queue group (`cmd.…`).
+- `Broadcast`: an event every replica of a service receives (`evt.…`).
+- `DeliverySubject`: what gateways deliver to the sockets of one room (`deliver.…`).
+- `StreamSubject`: a JetStream stream's subjects (`log.…`, `dlq.…`).
+
+Subjects come from `contracts.subjects`; models from the domain modules. These are
+declarations: `roomcast docs` writes `docs/asyncapi.json` from them. Call sites still
+name the subject and models themselves (`jetstream_pull_next` is the JetStream API,
+not a roomcast subject, and is not declared here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from contracts import deadletter, delivery, subjects
+from contracts.history import HistoryQuery, HistoryReply
+from contracts.messages import ChatAck, ChatMessage, ChatSend, LoggedMessage
+from contracts.presence import (
+    OFFLINE_EVENT,
+    ONLINE_EVENT,
+    GatewayReport,
+    PresenceChange,
+    PresenceListReply,
+    PresenceListRequest,
+    ReportReply,
+)
+from contracts.recovery import RecoverChunk, RecoverRequest
+from contracts.tenants import (
+    GetTenantSettings,
+    OkReply,
+    RegisterMember,
+    SetTenantSettings,
+    TenantSettingsChanged,
+    TenantSettingsReply,
+)
+
+Req = TypeVar("Req", bound=BaseModel)
+Rep = TypeVar("Rep", bound=BaseModel)
+
+REQUEST_TIMEOUT = 5.0
+"""Seconds a caller waits for a reply: the default of the gateway's
+`ROOMCAST_REQUEST_TIMEOUT`, and what `roomcast tenant` waits."""
+
+REGISTER_TIMEOUT = 1.0
+"""Seconds a gateway waits for `directory_register` while a client connects."""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint(Generic[Req, Rep]):
+    """A request/reply command, answered by one replica of a queue group.
+
+    Attributes:
+        name: short name, e.g. `rooms.chat_send`.
+        subject: the request subject.
+        request: the request body's model (JSON).
+        reply: the reply body's model (JSON); every reply has `ok` and `error`.
+        queue: the queue group of the serving replicas.
+        timeout: seconds callers wait; no reply in time means `UNAVAILABLE`, with the
+            outcome unknown.
+        server: the service that answers.
+        callers: who sends the request.
+        description: what the command does.
+        streamed: the reply is a sequence of messages on the request's reply subject,
+            the last marked `done`, instead of one message.
+    """
+
+    name: str
+    subject: str
+    request: type[Req]
+    reply: type[Rep]
+    queue: str
+    timeout: float
+    server: str
+    callers: tuple[str, ...]
+    description: str
+    streamed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """A plain publish that every subscriber receives (no queue group, no reply).
+
+    Attributes:
+        name: short name.
+        subject: the subject.
+        payload: the body's model (JSON).
+        publishers: who publishes it.
+        subscribers: who listens.
+        description: what it announces.
+    """
+
+    name: str
+    subject: str
+    payload: type[BaseModel]
+    publishers: tuple[str, ...]
+    subscribers: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """A NATS message header and what it carries."""
+
+    name: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySubject:
+    """The delivery subject of one kind of room (`contracts.rooms.Room`).
+
+    The body of a delivery is the Socket.IO event's payload as clients receive it; the
+    event name and routing hints travel in `DELIVERY_HEADERS` (`contracts.delivery`).
+
+    Attributes:
+        name: short name.
+        room: the room name clients see, with `{placeholders}` for the parameters.
+        build: the `contracts.subjects` builder; takes the parameters in order.
+        parameters: the builder's parameters, each an id encoded as one subject token.
+        events: the events published on it today, with their payload models.
+        publishers: who publishes deliveries to it today.
+        description: who is in the room.
+    """
+
+    name: str
+    room: str
+    build: Callable[..., str]
+    parameters: tuple[str, ...]
+    events: tuple[tuple[str, type[BaseModel]], ...]
+    publishers: tuple[str, ...]
+    description: str
+
+    def address(self) -> str:
+        """The subject with `{parameter}` in place of each encoded id."""
+        return _address(self.build, self.parameters)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSubject:
+    """Subjects stored by a JetStream stream.
+
+    Attributes:
+        name: short name.
+        stream: the JetStream stream that stores them.
+        build: the `contracts.subjects` builder; takes the parameters in order.
+        parameters: the builder's parameters, each an id encoded as one subject token.
+        payload: the body's model, or None when the body is another message's, unchanged.
+        headers: headers the publisher sets.
+        publishers: who appends.
+        consumers: who reads.
+        description: what is stored.
+    """
+
+    name: str
+    stream: str
+    build: Callable[..., str]
+    parameters: tuple[str, ...]
+    payload: type[BaseModel] | None
+    headers: tuple[Header, ...]
+    publishers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    description: str
+
+    def address(self) -> str:
+        """The subject with `{parameter}` in place of each encoded id."""
+        return _address(self.build, self.parameters)
+
+
+PARAMETERS: dict[str, str] = {
+    "tenant": "Tenant id.",
+    "userId": "User id.",
+    "role": "Role.",
+    "from": "Sender's user id.",
+    "to": "Recipient's user id.",
+    "consumer": "Name of the consumer that gave the message up, e.g. `persistence`.",
+}
+"""What each subject parameter holds; every one is encoded with
+`contracts.tokens.encode_token`, so it is always exactly one subject token."""
+
+
+def _address(build: Callable[..., str], parameters: tuple[str, ...]) -> str:
+    marks = {f"__{name}__": name for name in parameters}
+    subject = build(*marks)
+    tokens = [f"{{{marks[t]}}}" if t in marks else t for t in subject.split(".")]
+    return ".".join(tokens)
+
+
+# request/reply ---------------------------------------------------------------------
+
+CHAT_SEND = Endpoint(
+    name="rooms.chat_send",
+    subject=subjects.chat_send(),
+    request=ChatSend,
+    reply=ChatAck,
+    queue=subjects.ROOMS_QUEUE,
+    timeout=REQUEST_TIMEOUT,
+    server="rooms",
+    callers=("gateway",),
+    description="Authorize a direct message, append it to the message log, deliver it. "
+    "The reply comes after the log stored it (the durability point). A repeated "
+    "`client_id` from the same sender within the log's duplicate window is answered "
+    "with the original id and not delivered again.",
+)
+"""`chat:send`: gateway → rooms."""
+
+DIRECTORY_REGISTER = Endpoint(
+    name="rooms.directory_register",
+    subject=subjects.directory_register(),
+    request=RegisterMember,
+    reply=OkReply,
+    queue=subjects.ROOMS_QUEUE,
+    timeout=REGISTER_TIMEOUT,
+    server="rooms",
+    callers=("gateway",),
+    description="Record a connecting user as a member of their tenant, so others may "
+    "send them direct messages. A failure is logged; the connection is kept.",
+)
+"""Every connect: gateway → rooms."""
+
+TENANT_SETTINGS_SET = Endpoint(
+    name="rooms.tenant_settings_set",
+    subject=subjects.tenant_settings_set(),
+    request=SetTenantSettings,
+    reply=TenantSettingsReply,
+    queue=subjects.ROOMS_QUEUE,
+    timeout=REQUEST_TIMEOUT,
+    server="rooms",
+    callers=("roomcast tenant set",),
+    description="Change a tenant's settings; replies after every rooms replica was told "
+    "to drop its cached copy (`TENANT_SETTINGS_CHANGED`). Unknown keys: `INVALID`.",
+)
+"""`roomcast tenant set`: CLI → rooms."""
+
+TENANT_SETTINGS_GET = Endpoint(
+    name="rooms.tenant_settings_get",
+    subject=subjects.tenant_settings_get(),
+    request=GetTenantSettings,
+    reply=TenantSettingsReply,
+    queue=subjects.ROOMS_QUEUE,
+    timeout=REQUEST_TIMEOUT,
+    server="rooms",
+    callers=("roomcast tenant show",),
+    description="Read a tenant's settings in force.",
+)
+"""`roomcast tenant show`: CLI → rooms."""
+
+PRESENCE_REPORT = Endpoint(
+    name="presence.report",
+    subject=subjects.presence_report(),
+    request=GatewayReport,
+    reply=ReportReply,
+    queue=subjects.PRESENCE_QUEUE,
+    timeout=REQUEST_TIMEOUT,
+    server="presence",
+    callers=("gateway",),
+    description="A gateway's batch of opened and closed connections and heartbeats; "
+    "renews the gateway's lease. `resync` in the reply asks for every live connection.",
+)
+"""Every presence beat and connection change: gateway → presence."""
+
+PRESENCE_LIST = Endpoint(
+    name="presence.list",
+    subject=subjects.presence_list(),
+    request=PresenceListRequest,
+    reply=PresenceListReply,
+    queue=subjects.PRESENCE_QUEUE,
+    timeout=REQUEST_TIMEOUT,
+    server="presence",
+    callers=("gateway",),
+    description="The online users of one tenant (`presence:list`).",
+)
+"""`presence:list`: gateway → presence."""
+
+HISTORY = Endpoint(
+    name="persistence.history",
+    subject=subjects.history(),
+    request=HistoryQuery,
+    reply=HistoryReply,
+    queue=subjects.PERSISTENCE_QUEUE,
+    timeout=REQUEST_TIMEOUT,
+    server="persistence",
+    callers=("gateway",),
+    description="One page of a conversation from PostgreSQL, newest first "
+    "(`chat:history`); a requester reads only conversations it is part of.",
+)
+"""`chat:history`: gateway → persistence."""
+
+RECOVER = Endpoint(
+    name="persistence.recover",
+    subject=subjects.recover(),
+    request=RecoverRequest,
+    reply=RecoverChunk,
+    queue=subjects.PERSISTENCE_QUEUE,
+    timeout=REQUEST_TIMEOUT,
+    server="persistence",
+    callers=("gateway",),
+    description="Messages a reconnecting socket missed, read from the message log: one "
+    "or more `RecoverChunk`s on the reply subject, the last with `done` and the "
+    "outcome per room. The timeout applies to each chunk.",
+    streamed=True,
+)
+"""Reconnect with `auth.since`: gateway → persistence."""
+
+ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
+    CHAT_SEND,
+    DIRECTORY_REGISTER,
+    TENANT_SETTINGS_SET,
+    TENANT_SETTINGS_GET,
+    PRESENCE_REPORT,
+    PRESENCE_LIST,
+    HISTORY,
+    RECOVER,
+)
+"""Every request/reply command."""
+
+# broadcasts ------------------------------------------------------------------------
+
+TENANT_SETTINGS_CHANGED = Broadcast(
+    name="tenant.settings_changed",
+    subject=subjects.tenant_settings_changed(),
+    payload=TenantSettingsChanged,
+    publishers=("rooms",),
+    subscribers=("rooms",),
+    description="A tenant's settings changed: every rooms replica drops its cached copy "
+    "before handling later commands on the same connection.",
+)
+"""Sent by the replica that handled `TENANT_SETTINGS_SET`."""
+
+BROADCASTS: tuple[Broadcast, ...] = (TENANT_SETTINGS_CHANGED,)
+"""Every broadcast event."""
+
+# deliveries ------------------------------------------------------------------------
+
+DELIVERY_HEADERS: tuple[Header, ...] = (
+    Header(delivery.EVENT, "The Socket.IO event name, e.g. `chat:message` (required)."),
+    Header(delivery.SKIP_SID, "A socket id not to deliver to: the sender's, which has the ack."),
+    Header(
+        delivery.SKIP_SUBJECTS,
+        "Comma-separated delivery subjects an earlier copy of this message went to; "
+        "sockets in any of them are skipped, so each socket gets one copy.",
+    ),
+)
+"""Headers of every delivery (`contracts.delivery.encode`)."""
+
+_PRESENCE_EVENTS = ((ONLINE_EVENT, PresenceChange), (OFFLINE_EVENT, PresenceChange))
+
+DELIVER_USER = DeliverySubject(
+    name="deliver.user",
+    room="user:{userId}",
+    build=subjects.deliver_user,
+    parameters=("tenant", "userId"),
+    events=(("chat:message", ChatMessage),),
+    publishers=("rooms",),
+    description="Every socket of one user, on /tenant and /manage.",
+)
+"""Direct messages to the recipient, and copies to the sender's other sockets."""
+
+DELIVER_TENANT = DeliverySubject(
+    name="deliver.tenant",
+    room="tenant:{tenant}",
+    build=subjects.deliver_tenant,
+    parameters=("tenant",),
+    events=_PRESENCE_EVENTS,
+    publishers=("presence",),
+    description="Every /tenant socket of a tenant, and /manage sockets that watch it.",
+)
+"""Presence changes of a tenant's users."""
+
+DELIVER_TENANT_ROLE = DeliverySubject(
+    name="deliver.tenant_role",
+    room="tenant:{tenant}:role:{role}",
+    build=subjects.deliver_tenant_role,
+    parameters=("tenant", "role"),
+    events=(),
+    publishers=(),
+    description="/tenant sockets of one role within a tenant (joined on connect; "
+    "nothing publishes to it in this release).",
+)
+"""A role within a tenant."""
+
+DELIVER_TENANT_ADMINS = DeliverySubject(
+    name="deliver.tenant_admins",
+    room="tenant:{tenant}:admins",
+    build=subjects.deliver_tenant_admins,
+    parameters=("tenant",),
+    events=(("chat:message", ChatMessage),),
+    publishers=("rooms",),
+    description="/tenant sockets of the tenant's `admin`s.",
+)
+"""Supervised direct messages (tenant setting `supervise_dms`)."""
+
+DELIVER_ROLE = DeliverySubject(
+    name="deliver.role",
+    room="role:{role}",
+    build=subjects.deliver_role,
+    parameters=("role",),
+    events=(),
+    publishers=(),
+    description="/tenant sockets of one role across every tenant (joined on connect; "
+    "nothing publishes to it in this release).",
+)
+"""A platform-wide role."""
+
+DELIVER_MANAGE = DeliverySubject(
+    name="deliver.manage",
+    room="manage:global",
+    build=subjects.deliver_manage,
+    parameters=(),
+    events=(),
+    publishers=(),
+    description="Every /manage socket (joined on connect; nothing publishes to it in "
+    "this release).",
+)
+"""Platform operators."""
+
+DELIVERY_SUBJECTS: tuple[DeliverySubject, ...] = (
+    DELIVER_USER,
+    DELIVER_TENANT,
+    DELIVER_TENANT_ROLE,
+    DELIVER_TENANT_ADMINS,
+    DELIVER_ROLE,
+    DELIVER_MANAGE,
+)
+"""Every delivery subject; a gateway subscribes to one while it hosts a socket in the room."""
+
+# JetStream streams -----------------------------------------------------------------
+
+LOG_DM = StreamSubject(
+    name="log.dm",
+    stream=subjects.LOG_STREAM,
+    build=subjects.log_dm,
+    parameters=("tenant", "from", "to"),
+    payload=LoggedMessage,
+    headers=(
+        Header(
+            "Nats-Msg-Id",
+            "`dm|<tenant>|<sender>|<clientId>` when the sender gave a `clientId`: the "
+            "stream drops a repeat within its duplicate window.",
+        ),
+    ),
+    publishers=("rooms",),
+    consumers=("persistence",),
+    description="A direct message, stored before the sender's ack. Its stream sequence "
+    "is its `seq`, and its id is `contracts.ids.message_id(epoch, seq)`.",
+)
+"""The message log (stream `ROOMCAST_LOG`, subjects `subjects.log_all()`)."""
+
+DEAD_LETTER = StreamSubject(
+    name="dlq",
+    stream=subjects.DLQ_STREAM,
+    build=subjects.dead_letter,
+    parameters=("consumer",),
+    payload=None,
+    headers=(
+        Header(deadletter.REASON, "Why the message was given up."),
+        Header(deadletter.SOURCE_STREAM, "Stream the message was read from."),
+        Header(deadletter.SOURCE_SUBJECT, "Subject the message was published on."),
+        Header(deadletter.SOURCE_SEQ, "Its sequence in the source stream."),
+        Header(deadletter.DELIVERIES, "How many times it had been delivered to the consumer."),
+        Header(deadletter.DEDUP, "`<consumer>:<stream>:<seq>`: a repeat is stored once."),
+    ),
+    publishers=("persistence",),
+    consumers=(),
+    description="A message a consumer could never process, body unchanged, kept for "
+    "inspection (stream `ROOMCAST_DLQ`).",
+)
+"""Dead letters (`contracts.deadletter`)."""
+
+STREAM_SUBJECTS: tuple[StreamSubject, ...] = (LOG_DM, DEAD_LETTER)
+"""Every subject stored by a JetStream stream."""
