@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from contracts import deadletter, delivery, subjects
+from contracts.errors import Reply
 from contracts.history import HistoryQuery, HistoryReply
 from contracts.messages import ChatAck, ChatMessage, ChatSend, LoggedMessage
 from contracts.presence import (
@@ -44,7 +45,7 @@ from contracts.tenants import (
 )
 
 Req = TypeVar("Req", bound=BaseModel)
-Rep = TypeVar("Rep", bound=BaseModel)
+Rep = TypeVar("Rep", bound=Reply)
 
 REQUEST_TIMEOUT = 5.0
 """Seconds a caller waits for a reply: the default of the gateway's

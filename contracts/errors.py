@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Self
 
 from pydantic import BaseModel, Field
 
@@ -37,3 +38,29 @@ class ServiceError(Exception):
 
     def body(self) -> ErrorBody:
         return ErrorBody(code=self.code, message=self.message)
+
+
+class Reply(BaseModel):
+    """What every service reply carries: `ok`, and `error` when it is false.
+
+    Endpoint replies (`contracts.endpoints`) extend it with their own fields, each
+    with a default so that a failure can be built for any of them with `failure`.
+    """
+
+    ok: bool = Field(description="True when the command succeeded.")
+    error: ErrorBody | None = Field(default=None, description="Set when `ok` is false.")
+
+    @classmethod
+    def failure(cls, code: ErrorCode, message: str) -> Self:
+        """A refusal of this reply type (the message is cut to 500 characters)."""
+        return cls(ok=False, error=ErrorBody(code=code, message=message[:500]))
+
+    def checked(self) -> Self:
+        """This reply if it succeeded; else its error raised as a `ServiceError`."""
+        if self.ok and self.error is None:
+            return self
+        error = self.error
+        raise ServiceError(
+            error.code if error else ErrorCode.INTERNAL,
+            error.message if error else "refused without a reason",
+        )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from contracts.errors import ErrorBody
+from contracts.errors import Reply
 from contracts.identity import Id, Identity, TenantId
 
 DEFAULT_LIMIT = 50
@@ -78,9 +78,7 @@ class StoredMessage(BaseModel):
     seq: int = Field(description="Position in the message log; usable as a recovery `since`.")
 
 
-class HistoryReply(BaseModel):
+class HistoryReply(Reply):
     """Persistence → gateway: a page, newest first, or why not."""
 
-    ok: bool = Field(description="True when `messages` holds the page.")
     messages: list[StoredMessage] = Field(default_factory=list, description="Newest first.")
-    error: ErrorBody | None = Field(default=None, description="Set when `ok` is false.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from contracts.errors import ErrorBody
+from contracts.errors import Reply
 from contracts.identity import ClientId, Id, Identity, TenantId
 
 MAX_BODY_BYTES = 8 * 1024
@@ -25,13 +25,11 @@ class ChatSend(BaseModel):
     sid: str = Field(description="Sending socket, which gets the ack instead of a copy.")
 
 
-class ChatAck(BaseModel):
+class ChatAck(Reply):
     """Rooms → gateway: the outcome of a `ChatSend`."""
 
-    ok: bool = Field(description="True when the message is logged and routed.")
     id: str | None = Field(default=None, description="Message id, sorts in send order.")
     ts: int | None = Field(default=None, description="Milliseconds since the epoch.")
-    error: ErrorBody | None = Field(default=None, description="Set when `ok` is false.")
 
 
 class ChatMessage(BaseModel):

@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.errors import ErrorBody
+from contracts.errors import Reply
 from contracts.identity import Id, TenantId
 
 
@@ -96,10 +96,9 @@ class GatewayReport(BaseModel):
     )
 
 
-class ReportReply(BaseModel):
+class ReportReply(Reply):
     """Presence → gateway: the outcome of a `GatewayReport`."""
 
-    ok: bool = Field(description="True when the report was applied.")
     epoch: str = Field(default="", description="Current presence state epoch.")
     resync: bool = Field(
         default=False,
@@ -110,7 +109,6 @@ class ReportReply(BaseModel):
         description="Sockets in `alive` the service does not know (they timed out): report "
         "them as opened again.",
     )
-    error: ErrorBody | None = Field(default=None, description="Set when `ok` is false.")
 
 
 class PresenceListRequest(BaseModel):
@@ -129,12 +127,10 @@ class OnlineUser(BaseModel):
     since: int = Field(description="Online since, milliseconds since the epoch.")
 
 
-class PresenceListReply(BaseModel):
+class PresenceListReply(Reply):
     """Presence → gateway: the online users of a tenant, or why not."""
 
-    ok: bool = Field(description="True when `users` is the tenant's online users.")
     users: list[OnlineUser] = Field(default_factory=list, description="Online users.")
-    error: ErrorBody | None = Field(default=None, description="Set when `ok` is false.")
 
 
 class PresenceChange(BaseModel):

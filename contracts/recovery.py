@@ -12,10 +12,11 @@ last has `done` set and the per-room outcomes.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Self
 
 from pydantic import BaseModel, Field
 
-from contracts.errors import ErrorBody
+from contracts.errors import ErrorBody, ErrorCode, Reply
 from contracts.identity import Identity
 from contracts.messages import ChatMessage
 
@@ -59,14 +60,19 @@ class RoomOutcome(BaseModel):
     reason: RecoveryReason | None = Field(default=None, description="Set when not recovered.")
 
 
-class RecoverChunk(BaseModel):
+class RecoverChunk(Reply):
     """Persistence → gateway, on the request's reply subject; the last has `done`."""
 
     messages: list[ChatMessage] = Field(
         default_factory=list, description="Missed messages, in log order, each with room/seq."
     )
+    ok: bool = Field(default=True, description="False when recovery failed (`error` says why).")
     done: bool = Field(default=False, description="True on the last chunk.")
     rooms: list[RoomOutcome] = Field(
         default_factory=list, description="Outcome per requested room (last chunk only)."
     )
-    error: ErrorBody | None = Field(default=None, description="Set when recovery failed.")
+
+    @classmethod
+    def failure(cls, code: ErrorCode, message: str) -> Self:
+        """A failed recovery: one last chunk with the error."""
+        return cls(ok=False, done=True, error=ErrorBody(code=code, message=message[:500]))

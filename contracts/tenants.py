@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.errors import ErrorBody
+from contracts.errors import Reply
 from contracts.identity import Identity, TenantId
 
 
@@ -38,13 +38,11 @@ class GetTenantSettings(BaseModel):
     tenant: TenantId = Field(description="Tenant to read.")
 
 
-class TenantSettingsReply(BaseModel):
+class TenantSettingsReply(Reply):
     """Rooms → caller: the settings now in force, or why not."""
 
-    ok: bool = Field(description="True when `settings` holds the values in force.")
     tenant: str | None = Field(default=None, description="Tenant the settings belong to.")
     settings: TenantSettings | None = Field(default=None, description="Settings in force.")
-    error: ErrorBody | None = Field(default=None, description="Set when `ok` is false.")
 
 
 class TenantSettingsChanged(BaseModel):
@@ -53,8 +51,5 @@ class TenantSettingsChanged(BaseModel):
     tenant: TenantId = Field(description="Tenant whose settings changed.")
 
 
-class OkReply(BaseModel):
+class OkReply(Reply):
     """A plain acknowledgement of a command."""
-
-    ok: bool = Field(description="True on success.")
-    error: ErrorBody | None = Field(default=None, description="Set when `ok` is false.")

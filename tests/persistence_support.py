@@ -18,12 +18,13 @@ import sqlalchemy as sa
 from nats.aio.client import Client as NATS
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from contracts import subjects
+from contracts import endpoints
 from contracts.identity import Identity
 from contracts.messages import ChatAck, ChatSend
-from contracts.tenants import OkReply, RegisterMember
+from contracts.tenants import RegisterMember
 from roomcast.embedded import EmbeddedNats
 from roomcast.migrations import upgrade
+from roomcast.platform import bus
 from tests.servers import ServiceProcess
 from tests.stack import Stack, base_env
 
@@ -47,12 +48,8 @@ def member(tenant: str, user: str, role: str = "member") -> Identity:
 async def register(nc: NATS, *who: Identity) -> None:
     """Record users as members of their tenants (what a gateway does on connect)."""
     for identity in who:
-        msg = await nc.request(
-            subjects.directory_register(),
-            RegisterMember(identity=identity).model_dump_json().encode(),
-            timeout=10,
-        )
-        assert OkReply.model_validate_json(msg.data).ok
+        command = RegisterMember(identity=identity)
+        assert (await bus.request(nc, endpoints.DIRECTORY_REGISTER, command, wait=10)).ok
 
 
 async def send_dm(
@@ -62,8 +59,7 @@ async def send_dm(
     command = ChatSend(
         sender=sender, tenant=sender.tenant, to=to, body=body, client_id=client_id, sid="test"
     )
-    msg = await nc.request(subjects.chat_send(), command.model_dump_json().encode(), timeout=wait)
-    return ChatAck.model_validate_json(msg.data)
+    return await bus.request(nc, endpoints.CHAT_SEND, command, wait=wait)
 
 
 async def stored(database_url: str, tenant: str) -> list[tuple[str, str]]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from contracts import subjects
-from contracts.history import ChatHistoryIn, HistoryQuery, HistoryReply, ManageChatHistoryIn
+from contracts import endpoints
+from contracts.history import ChatHistoryIn, HistoryQuery, ManageChatHistoryIn
+from roomcast.platform import bus
 from services.gateway.envelope import Ack, ok
-from services.gateway.rpc import checked, request
 from services.gateway.sessions import Session, scoped
 
 if TYPE_CHECKING:
@@ -25,8 +25,6 @@ async def chat_history(gw: Gateway, s: Session, data: Any) -> Ack:
         before=payload.before,
         limit=payload.limit,
     )
-    reply = await request(
-        gw.nc, subjects.history(), query, HistoryReply, gw.settings.request_timeout, "persistence"
-    )
-    checked(reply)
+    wait = gw.settings.request_timeout
+    reply = (await bus.request(gw.nc, endpoints.HISTORY, query, wait=wait)).checked()
     return ok(messages=[m.model_dump(by_alias=True, exclude_none=True) for m in reply.messages])

@@ -26,26 +26,22 @@ from nats.aio.client import Client as NATS
 from nats.errors import Error as NatsError
 from pydantic import ValidationError
 
-from contracts import subjects
+from contracts import endpoints
+from contracts.errors import ServiceError
 from contracts.recovery import (
     MAX_ROOMS,
-    RecoverChunk,
     RecoverRequest,
     RecoverRoom,
     RecoveryReason,
     RoomOutcome,
 )
+from roomcast.platform import bus
 from services.gateway.fanout import Fanout
 from services.gateway.sessions import Session, auto_rooms
 
 log = logging.getLogger(__name__)
 
 SEQ_EVENTS = frozenset({"chat:message", "room:message"})
-NO_RESPONDERS = "503"
-
-
-class Unavailable(Exception):
-    """The persistence service did not answer the recovery in time."""
 
 
 def requested_since(auth: Any) -> dict[str, Any] | None:
@@ -136,37 +132,25 @@ class Recovery:
         try:
             async with asyncio.timeout(self._timeout):
                 return await self._stream(s, wanted, replayed)
-        except (Unavailable, TimeoutError, NatsError, ValidationError) as exc:
+        except (ServiceError, TimeoutError, NatsError, ValidationError) as exc:
             log.warning("recovery for %s unavailable: %r", s.identity.user_id, exc)
             return {r.room: _failed(r.room, RecoveryReason.UNAVAILABLE) for r in wanted}
 
     async def _stream(
         self, s: Session, wanted: list[RecoverRoom], replayed: set[int]
     ) -> dict[str, RoomOutcome]:
-        inbox = self._nc.new_inbox()
-        sub = await self._nc.subscribe(inbox)
-        try:
-            request = RecoverRequest(identity=s.identity, rooms=wanted)
-            await self._nc.publish(subjects.recover(), request.model_dump_json().encode(), inbox)
-            while True:
-                msg = await sub.next_msg(timeout=self._timeout)
-                if not msg.data and (msg.headers or {}).get("Status") == NO_RESPONDERS:
-                    raise Unavailable("the persistence service is not running")
-                chunk = RecoverChunk.model_validate_json(msg.data)
-                if chunk.error is not None:
-                    raise Unavailable(chunk.error.message)
-                for message in chunk.messages:
-                    if message.seq in replayed:
-                        continue
-                    replayed.add(message.seq)
-                    body = orjson.dumps(message.model_dump(mode="json", by_alias=True))
-                    await self._fanout.send_event(s.sid, s.namespace, "chat:message", body)
-                if chunk.done:
-                    got = {outcome.room: outcome for outcome in chunk.rooms}
-                    missing = RecoveryReason.UNAVAILABLE
-                    return {r.room: got.get(r.room) or _failed(r.room, missing) for r in wanted}
-        finally:
-            await sub.unsubscribe()
+        request = RecoverRequest(identity=s.identity, rooms=wanted)
+        got: dict[str, RoomOutcome] = {}
+        async for chunk in bus.stream(self._nc, endpoints.RECOVER, request, wait=self._timeout):
+            for message in chunk.messages:
+                if message.seq in replayed:
+                    continue
+                replayed.add(message.seq)
+                body = orjson.dumps(message.model_dump(mode="json", by_alias=True))
+                await self._fanout.send_event(s.sid, s.namespace, "chat:message", body)
+            got |= {outcome.room: outcome for outcome in chunk.rooms}
+        missing = RecoveryReason.UNAVAILABLE
+        return {r.room: got.get(r.room) or _failed(r.room, missing) for r in wanted}
 
     async def _release(self, s: Session, replayed: set[int]) -> None:
         while held := self._fanout.take_held(s.sid):

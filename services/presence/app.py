@@ -10,9 +10,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from roomcast.config import describe, load_settings
+from roomcast.platform.bus import Served
 from roomcast.runtime import NatsGuard, instance_name, mark_ready, nats_broker, run, setup_logging
 from services.presence.adapters.store import RedisPresenceStore
-from services.presence.handlers import register_handlers
+from services.presence.handlers import serve_presence
 from services.presence.service import PresenceService
 from services.presence.settings import PresenceSettings
 from services.presence.sweeper import Sweeper
@@ -44,12 +45,13 @@ def build(settings: PresenceSettings) -> FastStream:
 
     service = PresenceService(store, publish, settings.presence_sweep_batch)
     sweeper = Sweeper(service, settings.presence_sweep_interval)
-    register_handlers(broker, service, settings.presence_workers)
+    served: list[Served] = []
     app = FastStream(broker)
 
     @app.after_startup
     async def ready() -> None:
         guard.client = broker.connection
+        served.extend(await serve_presence(broker.connection, service, settings.presence_workers))
         sweeper.start()
         log.info("presence %s ready", name)
         mark_ready(name=name)
@@ -57,6 +59,8 @@ def build(settings: PresenceSettings) -> FastStream:
     @app.on_shutdown
     async def stop_sweeping() -> None:
         guard.stopping()
+        for endpoint in served:
+            await endpoint.stop()
         await sweeper.stop()
 
     @app.after_shutdown

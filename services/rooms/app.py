@@ -20,8 +20,7 @@ from roomcast.runtime import (
 from roomcast.streams import ensure_log_stream
 from services.rooms.adapters.log import MessageLog
 from services.rooms.adapters.sql import SqlDirectory
-from services.rooms.handlers import register_handlers
-from services.rooms.hotpath import ChatSendSubscriber
+from services.rooms.handlers import RoomsHandlers
 from services.rooms.service import RoomsService
 from services.rooms.settings import RoomsSettings
 
@@ -37,7 +36,7 @@ def build(settings: RoomsSettings) -> FastStream:
         settings.database_url, pool_size=settings.db_pool_size, pool_pre_ping=True
     )
     app = FastStream(broker)
-    holder: dict[str, ChatSendSubscriber] = {}
+    holder: list[RoomsHandlers] = []
 
     async def publish(subject: str, body: bytes, headers: dict[str, str]) -> None:
         await broker.connection.publish(subject, body, headers=headers)
@@ -51,10 +50,9 @@ def build(settings: RoomsSettings) -> FastStream:
         service = RoomsService(
             SqlDirectory(engine), MessageLog(js), publish, epoch, settings.member_cache_size
         )
-        register_handlers(broker, service, settings.rooms_workers)
-        hot = ChatSendSubscriber(broker.connection, service, settings.rooms_workers)
-        await hot.start()
-        holder["hot"] = hot
+        handlers = RoomsHandlers(broker.connection, service, settings.rooms_workers)
+        await handlers.start()
+        holder.append(handlers)
 
     @app.after_startup
     async def ready() -> None:
@@ -65,8 +63,8 @@ def build(settings: RoomsSettings) -> FastStream:
     @app.on_shutdown
     async def drain() -> None:
         guard.stopping()
-        if "hot" in holder:
-            await holder["hot"].stop()
+        for handlers in holder:
+            await handlers.stop()
 
     @app.after_shutdown
     async def close() -> None:

@@ -1,16 +1,25 @@
-"""Thin FastStream subscribers: parse the contract, call the service, reply."""
+"""Thin handlers of the rooms service's endpoints: call the use case, build the reply.
+
+Every endpoint is served by `roomcast.platform.bus.serve` on plain nats-py (parsing,
+refusals and the bounded pool live there). The process also drops cached tenant
+settings when a replica broadcasts a change. That subscription shares the connection
+with `chat_send` and is a plain callback without awaits, so a change that reached this
+replica before a later `chat_send` is applied before that send is handled: NATS
+delivers both over one connection in order, and nats-py wakes the two subscriptions'
+tasks in that order. `roomcast tenant set` replies only after the broadcast left (a
+flush), so every send issued after it sees the new value.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
 
-from faststream.nats import NatsBroker
-from pydantic import BaseModel, ValidationError
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from pydantic import ValidationError
 
-from contracts import subjects
-from contracts.errors import ErrorBody, ErrorCode, ServiceError
+from contracts import endpoints
 from contracts.tenants import (
     GetTenantSettings,
     OkReply,
@@ -19,82 +28,64 @@ from contracts.tenants import (
     TenantSettingsChanged,
     TenantSettingsReply,
 )
+from roomcast.platform.bus import Served, serve
 from services.rooms.service import RoomsService
 
 log = logging.getLogger(__name__)
 
-C = TypeVar("C", bound=BaseModel)
-R = TypeVar("R", bound=BaseModel)
 
+class RoomsHandlers:
+    """Serves every rooms endpoint in the `rooms` queue group."""
 
-async def answer(
-    raw: Any,
-    command: type[C],
-    reply: type[R],
-    run: Callable[[C], Awaitable[R]],
-) -> R:
-    """Parse `raw` as `command`, run it, and turn failures into an error reply.
+    def __init__(self, nc: NATS, service: RoomsService, workers: int) -> None:
+        self._nc = nc
+        self._service = service
+        self._workers = workers
+        self._served: list[Served] = []
+        self._settings_sub: Subscription | None = None
 
-    The broker runs without dependency injection (`apply_types=False`: FastDepends
-    resolves context fields in a thread pool, which costs more than the handler), so
-    `raw` is the decoded body: a dict for JSON, else bytes.
-    """
-    try:
-        if isinstance(raw, (bytes, str)):
-            parsed = command.model_validate_json(raw)
-        else:
-            parsed = command.model_validate(raw)
-    except ValidationError as exc:
-        return reply.model_validate({"ok": False, "error": _error(ErrorCode.INVALID, str(exc))})
-    try:
-        return await run(parsed)
-    except ServiceError as exc:
-        return reply.model_validate({"ok": False, "error": exc.body()})
-    except Exception:
-        log.exception("%s failed", command.__name__)
-        return reply.model_validate(
-            {"ok": False, "error": _error(ErrorCode.INTERNAL, "internal error")}
+    async def start(self) -> None:
+        """Subscribe to settings changes first, then serve every endpoint."""
+        self._settings_sub = await self._nc.subscribe(
+            endpoints.TENANT_SETTINGS_CHANGED.subject, cb=self._on_settings_changed
         )
+        service, nc, workers = self._service, self._nc, self._workers
+        self._served = [
+            await serve(nc, endpoints.CHAT_SEND, service.send_dm, workers),
+            await serve(nc, endpoints.DIRECTORY_REGISTER, self.directory_register, workers),
+            await serve(nc, endpoints.TENANT_SETTINGS_SET, self.tenant_settings_set, 4),
+            await serve(nc, endpoints.TENANT_SETTINGS_GET, self.tenant_settings_get, 4),
+        ]
 
+    async def stop(self) -> None:
+        """Stop taking commands and let those in flight finish."""
+        for served in self._served:
+            await served.stop()
+        if self._settings_sub is not None:
+            await self._settings_sub.unsubscribe()
 
-def _error(code: ErrorCode, message: str) -> ErrorBody:
-    return ErrorBody(code=code, message=message[:500])
-
-
-def register_handlers(broker: NatsBroker, service: RoomsService, workers: int) -> None:
-    """Attach every rooms subscriber to `broker`."""
-
-    @broker.subscriber(
-        subjects.directory_register(), queue=subjects.ROOMS_QUEUE, max_workers=workers
-    )
-    async def directory_register(body: Any) -> OkReply:
+    async def directory_register(self, cmd: RegisterMember) -> OkReply:
         """Record a connected user as a member of their tenant."""
+        await self._service.register(cmd.identity)
+        return OkReply(ok=True)
 
-        async def run(cmd: RegisterMember) -> OkReply:
-            await service.register(cmd.identity)
-            return OkReply(ok=True)
+    async def tenant_settings_set(self, cmd: SetTenantSettings) -> TenantSettingsReply:
+        """Change a tenant's settings; every replica drops its cached copy before the reply."""
+        merged = await self._service.set_tenant_settings(cmd.tenant, cmd.values)
+        changed = TenantSettingsChanged(tenant=cmd.tenant).model_dump_json().encode()
+        await self._nc.publish(endpoints.TENANT_SETTINGS_CHANGED.subject, changed)
+        await self._nc.flush()
+        return TenantSettingsReply(ok=True, tenant=cmd.tenant, settings=merged)
 
-        return await answer(body, RegisterMember, OkReply, run)
-
-    @broker.subscriber(subjects.tenant_settings_set(), queue=subjects.ROOMS_QUEUE)
-    async def tenant_settings_set(body: Any) -> TenantSettingsReply:
-        """Change a tenant's settings; every replica drops its cached copy."""
-
-        async def run(cmd: SetTenantSettings) -> TenantSettingsReply:
-            merged = await service.set_tenant_settings(cmd.tenant, cmd.values)
-            changed = TenantSettingsChanged(tenant=cmd.tenant).model_dump_json().encode()
-            await broker.connection.publish(subjects.tenant_settings_changed(), changed)
-            await broker.connection.flush()
-            return TenantSettingsReply(ok=True, tenant=cmd.tenant, settings=merged)
-
-        return await answer(body, SetTenantSettings, TenantSettingsReply, run)
-
-    @broker.subscriber(subjects.tenant_settings_get(), queue=subjects.ROOMS_QUEUE)
-    async def tenant_settings_get(body: Any) -> TenantSettingsReply:
+    async def tenant_settings_get(self, cmd: GetTenantSettings) -> TenantSettingsReply:
         """Read a tenant's settings."""
+        settings = await self._service.tenant_settings(cmd.tenant)
+        return TenantSettingsReply(ok=True, tenant=cmd.tenant, settings=settings)
 
-        async def run(cmd: GetTenantSettings) -> TenantSettingsReply:
-            settings = await service.tenant_settings(cmd.tenant)
-            return TenantSettingsReply(ok=True, tenant=cmd.tenant, settings=settings)
-
-        return await answer(body, GetTenantSettings, TenantSettingsReply, run)
+    async def _on_settings_changed(self, msg: Msg) -> None:
+        try:
+            tenant = TenantSettingsChanged.model_validate_json(msg.data).tenant
+        except ValidationError:
+            log.warning("ignored a malformed settings_changed event")
+            return
+        self._service.forget_settings(tenant)

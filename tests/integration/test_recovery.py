@@ -14,8 +14,9 @@ from typing import Any
 import nats
 import pytest
 
-from contracts import subjects
-from contracts.tenants import SetTenantSettings, TenantSettingsReply
+from contracts import endpoints, subjects
+from contracts.tenants import SetTenantSettings
+from roomcast.platform import bus
 from tests.clients import Client, connect, token, unique
 from tests.persistence_support import Gateways, gateway_stack
 
@@ -194,12 +195,8 @@ async def test_an_admin_recovers_supervised_messages_once(
     t = unique("sup")
     nc = await nats.connect(stack.nats_url)
     try:
-        msg = await nc.request(
-            subjects.tenant_settings_set(),
-            SetTenantSettings(tenant=t, values={"supervise_dms": True}).model_dump_json().encode(),
-            timeout=10,
-        )
-        assert TenantSettingsReply.model_validate_json(msg.data).ok
+        command = SetTenantSettings(tenant=t, values={"supervise_dms": True})
+        assert (await bus.request(nc, endpoints.TENANT_SETTINGS_SET, command, wait=10)).ok
     finally:
         await nc.close()
     alice = await connect(stack.gw1.url, token("alice", t))

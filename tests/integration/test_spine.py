@@ -11,8 +11,9 @@ from typing import Any
 import nats
 import pytest
 
-from contracts import subjects
+from contracts import endpoints
 from contracts.tenants import SetTenantSettings, TenantSettingsReply
+from roomcast.platform import bus
 from tests.clients import Client, connect, token, unique
 from tests.servers import ServiceProcess
 from tests.stack import Stack
@@ -36,12 +37,8 @@ def stats(gw: ServiceProcess) -> dict[str, Any]:
 async def set_tenant(nats_url: str, tenant: str, **values: Any) -> TenantSettingsReply:
     nc = await nats.connect(nats_url)
     try:
-        msg = await nc.request(
-            subjects.tenant_settings_set(),
-            SetTenantSettings(tenant=tenant, values=values).model_dump_json().encode(),
-            timeout=5,
-        )
-        return TenantSettingsReply.model_validate_json(msg.data)
+        command = SetTenantSettings(tenant=tenant, values=values)
+        return await bus.request(nc, endpoints.TENANT_SETTINGS_SET, command)
     finally:
         await nc.close()
 

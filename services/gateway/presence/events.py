@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from contracts import subjects
+from contracts import endpoints
 from contracts.client import EmptyIn, TenantIn
 from contracts.errors import ErrorCode, ServiceError
-from contracts.presence import PresenceListReply, PresenceListRequest
+from contracts.presence import PresenceListRequest
+from roomcast.platform import bus
 from services.gateway.envelope import Ack, ok
-from services.gateway.rpc import checked, request
 from services.gateway.sessions import Session, scoped
 
 if TYPE_CHECKING:
@@ -35,13 +35,6 @@ async def presence_list(gw: Gateway, s: Session, data: Any) -> Ack:
     _, tenant = scoped(s, data, EmptyIn, TenantIn)
     if not s.on_manage:
         await gw.presence.wait_reported(s.sid, wait)
-    reply = await request(
-        gw.nc,
-        subjects.presence_list(),
-        PresenceListRequest(tenant=tenant),
-        PresenceListReply,
-        wait,
-        "presence",
-    )
-    checked(reply)
+    query = PresenceListRequest(tenant=tenant)
+    reply = (await bus.request(gw.nc, endpoints.PRESENCE_LIST, query, wait=wait)).checked()
     return ok(users=[u.model_dump(mode="json", by_alias=True) for u in reply.users])

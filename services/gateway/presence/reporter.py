@@ -12,11 +12,11 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 
-from contracts import subjects
+from contracts import endpoints
 from contracts.errors import ServiceError
 from contracts.presence import ClosedConnection, GatewayReport, OpenedConnection, ReportReply
+from roomcast.platform import bus
 from roomcast.runtime import instance_name
-from services.gateway.rpc import request
 from services.gateway.sessions import Session
 from services.gateway.settings import GatewaySettings
 
@@ -294,6 +294,4 @@ class PresenceReporter:
 
     async def _send(self, report: GatewayReport, wait: float) -> ReportReply:
         self.reports_sent += 1
-        return await request(
-            self._nc, subjects.presence_report(), report, ReportReply, wait, "presence"
-        )
+        return await bus.request(self._nc, endpoints.PRESENCE_REPORT, report, wait=wait)

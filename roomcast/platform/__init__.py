@@ -1,0 +1,1 @@
+"""What every roomcast service process shares: the bus, lifecycle, health and metrics."""
