@@ -53,6 +53,15 @@ class RawClient:
         self._reader = asyncio.create_task(self._read())
         return connected
 
+    @property
+    def local_port(self) -> int:
+        """This end's TCP port (to find the connection in the server's socket table)."""
+        return int(self._ws.local_address[1])
+
+    def pause_reading(self) -> None:
+        """Stop reading the socket, as a client that no longer keeps up would."""
+        self._ws.transport.pause_reading()
+
     async def _read(self) -> None:
         prefix_event = f"42{self._ns},"
         prefix_ack = f"43{self._ns},"

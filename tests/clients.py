@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -122,3 +125,12 @@ async def connect_error(url: str, namespace: str = "/tenant", **kwargs: Any) -> 
             await client.disconnect()
     assert errors, "refused without a connect_error packet"
     return errors[0]
+
+
+def http_get(url: str) -> tuple[int, Any]:
+    """GET a gateway's HTTP endpoint (`/statz`, ...): status and decoded JSON body."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")

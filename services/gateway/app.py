@@ -76,7 +76,9 @@ async def serve(settings: GatewaySettings) -> None:
     await verifier.warm_up()
     gw = Gateway(settings, nc, verifier)
     gw.presence.start()
-    asgi = socketio.ASGIApp(gw.sio, other_asgi_app=health_app(gw), socketio_path="socket.io")
+    asgi = gw.fanout.transports.wrap(
+        socketio.ASGIApp(gw.sio, other_asgi_app=health_app(gw), socketio_path="socket.io")
+    )
     config = uvicorn.Config(
         asgi,
         host=settings.host,
@@ -103,6 +105,7 @@ async def serve(settings: GatewaySettings) -> None:
     tune_gc()
     mark_ready(url=url, name=name)
     await task
+    await gw.fanout.settle()
     for s in list(gw.sessions.values()):
         if s.expiry is not None:
             s.expiry.cancel()

@@ -52,15 +52,20 @@ async def chat_send(gw: Gateway, s: Session, data: Any) -> Ack:
 
 
 async def auth_refresh(gw: Gateway, s: Session, data: Any) -> Ack:
-    """`auth:refresh`: replace the connection's token before it expires."""
+    """`auth:refresh`: replace the connection's token before it expires.
+
+    The new token must name the same user, tenant and role: rooms and namespace
+    rights were decided from them at connect, so another role means reconnecting.
+    """
     payload = RefreshIn.model_validate(data)
     verified = await gw.verify(payload.token)
-    same = (verified.identity.tenant, verified.identity.user_id) == (
-        s.identity.tenant,
-        s.identity.user_id,
-    )
-    if not same:
+    new, old = verified.identity, s.identity
+    if (new.tenant, new.user_id) != (old.tenant, old.user_id):
         raise ServiceError(ErrorCode.FORBIDDEN, "the token is for another user or tenant")
+    if new.role != old.role:
+        raise ServiceError(
+            ErrorCode.FORBIDDEN, "the token has another role; reconnect to change roles"
+        )
     gw.schedule_expiry(s, verified.exp)
     return ok(exp=verified.exp)
 

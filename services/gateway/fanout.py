@@ -22,6 +22,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from contracts import delivery
+from services.gateway.transports import Transports
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class Fanout:
         self._refs: dict[str, int] = {}
         self._subs: dict[str, Subscription] = {}
         self._held: dict[str, list[Held]] = {}
+        self._closing: dict[str, asyncio.Task[None]] = {}
+        self.transports = Transports()
         self.received = 0
         self.delivered = 0
         self.dropped_slow = 0
@@ -133,15 +136,54 @@ class Fanout:
 
     async def _send(self, eio_sid: str, pkt: eio_packet.Packet) -> bool:
         sock = self._sio.eio.sockets.get(eio_sid)
-        if sock is None or sock.closed:
+        if sock is None or sock.closing or sock.closed:
             return False
         if sock.queue.qsize() >= self._max_pending:
-            self.dropped_slow += 1
-            log.warning("closing %s: %d packets unread", eio_sid, sock.queue.qsize())
-            asyncio.get_running_loop().create_task(self._sio.eio.disconnect(eio_sid))
+            self.drop(eio_sid, f"{sock.queue.qsize()} packets unread")
             return False
         await sock.send(pkt)
         return True
+
+    # closing slow sockets -------------------------------------------------------
+
+    def drop(self, eio_sid: str, why: str) -> None:
+        """Close a socket that does not read, at the transport, counting it once.
+
+        The TCP connection is reset first (its queued data is dropped: the client
+        was not reading it), then the Engine.IO socket is closed without waiting
+        for its queue, which runs the disconnect handlers. The closing task is kept
+        until it ends; a socket already being closed is neither counted nor closed
+        again.
+        """
+        if eio_sid in self._closing:
+            return
+        self.dropped_slow += 1
+        log.warning("closing slow socket %s: %s", eio_sid, why)
+        task = asyncio.get_running_loop().create_task(self._close(eio_sid))
+        self._closing[eio_sid] = task
+        task.add_done_callback(lambda done: self._closed(eio_sid, done))
+
+    async def settle(self) -> None:
+        """Wait for the slow sockets being closed (shutdown and tests)."""
+        if self._closing:
+            await asyncio.gather(*self._closing.values(), return_exceptions=True)
+
+    async def _close(self, eio_sid: str) -> None:
+        eio = self._sio.eio
+        self.transports.abort(eio_sid)
+        sock = eio.sockets.get(eio_sid)
+        if sock is None:
+            return
+        try:
+            await sock.close(wait=False, abort=True, reason=eio.reason.SERVER_DISCONNECT)
+        finally:
+            if eio.sockets.get(eio_sid) is sock:
+                del eio.sockets[eio_sid]
+
+    def _closed(self, eio_sid: str, task: asyncio.Task[None]) -> None:
+        self._closing.pop(eio_sid, None)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("closing slow socket %s failed", eio_sid, exc_info=exc)
 
     # holding live deliveries while a socket recovers ------------------------------
 
@@ -163,10 +205,8 @@ class Fanout:
 
     def _hold_packet(self, sid: str, eio_sid: str, held: list[Held], item: Held) -> None:
         if len(held) >= self._max_pending:
-            self.dropped_slow += 1
-            log.warning("closing %s: %d deliveries held during recovery", eio_sid, len(held))
             self._held.pop(sid, None)
-            asyncio.get_running_loop().create_task(self._sio.eio.disconnect(eio_sid))
+            self.drop(eio_sid, f"{len(held)} deliveries held during recovery")
             return
         held.append(item)
 
@@ -185,15 +225,13 @@ class Fanout:
         """
         eio_sid = self._sio.manager.eio_sid_from_sid(sid, namespace)
         sock = self._sio.eio.sockets.get(eio_sid) if eio_sid else None
-        if sock is None or sock.closed:
+        if sock is None or sock.closing or sock.closed:
             return False
         if sock.queue.qsize() >= self._max_pending // 2:
             try:
                 await asyncio.wait_for(sock.queue.join(), REPLAY_DRAIN_TIMEOUT)
             except TimeoutError:
-                self.dropped_slow += 1
-                log.warning("closing %s: replay not read", eio_sid)
-                await self._sio.eio.disconnect(eio_sid)
+                self.drop(eio_sid, "replay not read")
                 return False
         await sock.send(pkt)
         return True

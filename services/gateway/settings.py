@@ -30,6 +30,12 @@ class GatewaySettings(CommonSettings):
     jwt_audience: str = Field(default="", description="Required `aud` when set.")
     jwt_issuer: str = Field(default="", description="Required `iss` when set.")
     jwt_leeway: int = Field(default=30, ge=0, le=600, description="Clock leeway, seconds.")
+    jwt_max_ttl: int = Field(
+        default=0,
+        ge=0,
+        description="Longest accepted token lifetime (`exp - iat`), seconds; 0 = no limit. "
+        "When set, tokens must carry `iat`.",
+    )
     jwt_claim_user: str = Field(default="sub", description="Claim holding the user id.")
     jwt_claim_tenant: str = Field(default="tenant", description="Claim holding the tenant id.")
     jwt_claim_role: str = Field(default="role", description="Claim holding the role.")

@@ -251,6 +251,55 @@ async def test_non_numeric_exp_is_refused() -> None:
     await refused(TokenVerifier(settings()), sign(claims(exp="soon")))
 
 
+def _time_claim_cases() -> list[tuple[str, Any]]:
+    now = int(time.time())
+    cases: list[tuple[str, Any]] = []
+    for claim, good in (("exp", now + 600), ("nbf", now - 60), ("iat", now - 60)):
+        cases += [(claim, str(good)), (claim, f" {good} ")]
+    return [*cases, ("nbf", True), ("iat", True)]
+
+
+@pytest.mark.parametrize(("claim", "value"), _time_claim_cases())
+async def test_time_claims_must_be_json_numbers(claim: str, value: Any) -> None:
+    """PyJWT reads these claims with int(), which takes every one of these values."""
+    error = await refused(TokenVerifier(settings()), sign(claims(**{claim: value})))
+    assert f"{claim!r}" in error.message
+
+
+async def test_fractional_time_claims_are_numbers_too() -> None:
+    now = time.time()
+    token = sign(claims(exp=now + 600.5, nbf=now - 0.5, iat=now - 0.5))
+    assert (await TokenVerifier(settings()).verify(token)).exp == int(now + 600.5)
+
+
+async def test_max_ttl_bounds_exp_minus_iat() -> None:
+    now = int(time.time())
+    verifier = TokenVerifier(settings(jwt_max_ttl=3600))
+    assert (await verifier.verify(sign(claims(iat=now, exp=now + 3600)))).exp == now + 3600
+    error = await refused(verifier, sign(claims(iat=now, exp=now + 3601)))
+    assert "lifetime" in error.message
+    old_token = sign(claims(iat=now - 86400, exp=now + 60))
+    assert "lifetime" in (await refused(verifier, old_token)).message
+
+
+async def test_max_ttl_requires_iat() -> None:
+    verifier = TokenVerifier(settings(jwt_max_ttl=3600))
+    assert "'iat'" in (await refused(verifier, sign(claims()))).message
+    now = int(time.time())
+    assert "'iat'" in (await refused(verifier, sign(claims(iat=str(now))))).message
+
+
+async def test_no_max_ttl_by_default() -> None:
+    now = int(time.time())
+    token = sign(claims(exp=now + 10 * 365 * 86400))
+    assert (await TokenVerifier(settings()).verify(token)).identity.user_id == "u1"
+
+
+def test_max_ttl_may_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="jwt_max_ttl"):
+        settings(jwt_max_ttl=-1)
+
+
 async def test_audience_ignored_when_not_configured() -> None:
     result = await TokenVerifier(settings()).verify(sign(claims(aud="someone-else")))
     assert result.identity.user_id == "u1"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import types
 from typing import Any
 
 from bidict import bidict
@@ -13,20 +14,28 @@ from services.gateway.fanout import Fanout
 
 class FakeSocket:
     def __init__(self) -> None:
+        self.closing = False
         self.closed = False
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.closes: list[dict[str, Any]] = []
+        self.may_close = asyncio.Event()
+        self.may_close.set()
 
     async def send(self, pkt: Any) -> None:
         await self.queue.put(pkt)
 
+    async def close(self, **kwargs: Any) -> None:
+        """Like engineio's: disconnect handlers run (here: wait) before `closed` is set."""
+        self.closes.append(kwargs)
+        await self.may_close.wait()
+        self.closed = True
+
 
 class FakeEio:
+    reason = types.SimpleNamespace(SERVER_DISCONNECT="server disconnect")
+
     def __init__(self) -> None:
         self.sockets: dict[str, FakeSocket] = {}
-        self.disconnected: list[str] = []
-
-    async def disconnect(self, eio_sid: str) -> None:
-        self.disconnected.append(eio_sid)
 
 
 class FakeManager:
@@ -114,12 +123,29 @@ async def test_packet_is_framed_per_namespace() -> None:
     assert sio.eio.sockets["eb"].queue.get_nowait().data == '2["ev",{"x":1}]'
 
 
-async def test_a_socket_that_stops_reading_is_dropped() -> None:
+async def test_a_socket_that_stops_reading_is_dropped_once_without_waiting_for_its_queue() -> None:
     fanout, sio, _ = make(max_pending=2)
     await fanout.join("a", "/tenant", ["r"])
-    for _ in range(3):
+    sock = sio.eio.sockets["ea"]
+    sock.may_close.clear()
+    for _ in range(6):
         await fanout.deliver("r", delivery.Delivery(event="ev", body=b"{}"))
-    await asyncio.sleep(0)
-    assert sio.eio.sockets["ea"].queue.qsize() == 2
-    assert sio.eio.disconnected == ["ea"]
+        await asyncio.sleep(0)
+    assert sock.queue.qsize() == 2
     assert fanout.dropped_slow == 1
+    assert sock.closes == [{"wait": False, "abort": True, "reason": "server disconnect"}]
+    sock.may_close.set()
+    await fanout.settle()
+    assert "ea" not in sio.eio.sockets
+
+
+async def test_a_socket_dropped_from_two_paths_is_counted_once() -> None:
+    fanout, sio, _ = make(max_pending=2)
+    await fanout.join("a", "/tenant", ["r"])
+    sio.eio.sockets["ea"].may_close.clear()
+    fanout.drop("ea", "packets unread")
+    fanout.drop("ea", "replay not read")
+    assert fanout.dropped_slow == 1
+    sio.eio.sockets["ea"].may_close.set()
+    await fanout.settle()
+    assert sio.eio.sockets == {}

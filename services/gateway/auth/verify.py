@@ -28,6 +28,7 @@ from services.gateway.auth.claims import ClaimMapper
 from services.gateway.auth.errors import AuthError
 from services.gateway.auth.jwks import JwksCache
 from services.gateway.auth.keys import static_keys
+from services.gateway.auth.times import check_times
 from services.gateway.settings import GatewaySettings
 
 MAX_TOKEN_LENGTH = 16 * 1024
@@ -95,6 +96,8 @@ class TokenVerifier:
             required.append("aud")
         if settings.jwt_issuer:
             required.append("iss")
+        if settings.jwt_max_ttl:
+            required.append("iat")
         options: Options = {
             "require": required,
             "verify_aud": bool(settings.jwt_audience),
@@ -104,6 +107,7 @@ class TokenVerifier:
         self._audience = settings.jwt_audience or None
         self._issuer = settings.jwt_issuer or None
         self._leeway = settings.jwt_leeway
+        self._max_ttl = settings.jwt_max_ttl
         self._jwt = jwt.PyJWT(options)
         self._claims = ClaimMapper(settings)
 
@@ -153,6 +157,7 @@ class TokenVerifier:
             raise AuthError(f"token lacks the {exc.claim!r} claim") from None
         except PyJWTError as exc:
             raise AuthError(_reason(exc)) from None
+        check_times(claims, self._max_ttl)
         return VerifiedToken(identity=self._claims.identity(claims), exp=int(claims["exp"]))
 
     async def _key(self, alg: str, kid: str | None) -> Any:
