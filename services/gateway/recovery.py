@@ -27,6 +27,7 @@ from nats.errors import Error as NatsError
 from pydantic import ValidationError
 
 from contracts import subjects
+from contracts.access import auto_rooms
 from contracts.recovery import (
     MAX_ROOMS,
     RecoverChunk,
@@ -36,7 +37,7 @@ from contracts.recovery import (
     RoomOutcome,
 )
 from services.gateway.fanout import Fanout
-from services.gateway.sessions import Session, auto_rooms
+from services.gateway.sessions import Session
 
 log = logging.getLogger(__name__)
 
