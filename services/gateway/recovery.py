@@ -27,6 +27,7 @@ from nats.errors import Error as NatsError
 from pydantic import ValidationError
 
 from contracts import endpoints
+from contracts.access import auto_rooms
 from contracts.errors import ServiceError
 from contracts.recovery import (
     MAX_ROOMS,
@@ -37,7 +38,7 @@ from contracts.recovery import (
 )
 from roomcast.platform import bus
 from services.gateway.fanout import Fanout
-from services.gateway.sessions import Session, auto_rooms
+from services.gateway.sessions import Session
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from socketio import packet
 
 from contracts import subjects
+from contracts.access import auto_rooms
 from contracts.errors import ErrorCode, ServiceError
 from contracts.tenants import OkReply, RegisterMember
 from services.gateway import codec
@@ -30,7 +31,7 @@ from services.gateway.limits import TokenBucket
 from services.gateway.presence import PresenceReporter
 from services.gateway.recovery import Recovery, requested_since
 from services.gateway.rpc import request
-from services.gateway.sessions import NAMESPACES, Session, auto_rooms
+from services.gateway.sessions import NAMESPACES, Session
 from services.gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)

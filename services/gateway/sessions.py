@@ -9,7 +9,6 @@ from typing import Any, Protocol, TypeVar, cast
 from pydantic import BaseModel
 
 from contracts.identity import Identity
-from contracts.rooms import Room
 from services.gateway.limits import TokenBucket
 
 MANAGE = "/manage"
@@ -32,22 +31,6 @@ class Session:
     @property
     def on_manage(self) -> bool:
         return self.namespace == MANAGE
-
-
-def auto_rooms(identity: Identity, namespace: str) -> list[Room]:
-    """Rooms a socket joins on connect (PROTOCOL.md, "Namespaces")."""
-    t, u = identity.tenant, identity.user_id
-    if namespace == MANAGE:
-        return [Room.manage(), Room.user(t, u)]
-    rooms = [
-        Room.user(t, u),
-        Room.tenant(t),
-        Room.tenant_role(t, identity.role),
-        Room.role(identity.role),
-    ]
-    if identity.role == "admin":
-        rooms.append(Room.tenant_admins(t))
-    return rooms
 
 
 class _NamesTenant(Protocol):

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Protocol
 
 from contracts.errors import ErrorCode, ServiceError
-from contracts.presence import GatewayReport, OnlineUser, PresenceListReply, ReportReply
-from services.presence.adapters.store import ReportOutcome, StoreUnavailable, SweepOutcome
+from contracts.presence import GatewayReport, PresenceListReply, ReportReply
 from services.presence.domain.changes import Change, outgoing
+from services.presence.ports import PresenceStore, Publish, StoreUnavailable
 
 log = logging.getLogger(__name__)
-
-Publish = Callable[[str, bytes, dict[str, str]], Awaitable[None]]
-
-
-class PresenceStore(Protocol):
-    """Where presence state lives (Redis in production); every call is atomic."""
-
-    async def report(self, report: GatewayReport) -> ReportOutcome: ...
-    async def sweep(self, budget: int) -> SweepOutcome: ...
-    async def online(self, tenant: str) -> list[OnlineUser]: ...
 
 
 def _unavailable(exc: StoreUnavailable) -> ServiceError:

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 
-from services.presence.adapters.store import StoreUnavailable
+from services.presence.ports import StoreUnavailable
 from services.presence.service import PresenceService
 
 log = logging.getLogger(__name__)

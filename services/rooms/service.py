@@ -4,33 +4,22 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import ValidationError
 
 from contracts import delivery, subjects
+from contracts.access import authorize_dm, is_supervised
 from contracts.errors import ErrorCode, ServiceError
 from contracts.identity import Identity
 from contracts.ids import message_id
 from contracts.messages import ChatAck, ChatSend, LoggedMessage
 from contracts.tenants import TenantSettings
-from services.rooms.adapters.log import MessageLog
 from services.rooms.domain.caches import LruSet
-from services.rooms.domain.routing import authorize_dm, dm_targets, is_supervised
+from services.rooms.domain.routing import dm_targets
+from services.rooms.ports import Directory, Log, Publish
 
 log = logging.getLogger(__name__)
-
-Publish = Callable[[str, bytes, dict[str, str]], Awaitable[None]]
-
-
-class Directory(Protocol):
-    """Where tenant members and settings live (PostgreSQL in production)."""
-
-    async def register(self, who: Identity) -> None: ...
-    async def is_member(self, tenant: str, user_id: str) -> bool: ...
-    async def settings(self, tenant: str) -> TenantSettings: ...
-    async def update_settings(self, tenant: str, values: dict[str, Any]) -> TenantSettings: ...
 
 
 class RoomsService:
@@ -39,7 +28,7 @@ class RoomsService:
     def __init__(
         self,
         directory: Directory,
-        message_log: MessageLog,
+        message_log: Log,
         publish: Publish,
         log_epoch: int,
         member_cache_size: int,
@@ -87,10 +76,11 @@ class RoomsService:
 
     async def send_dm(self, cmd: ChatSend) -> ChatAck:
         """Log a direct message, then deliver it; the ack follows the log write."""
-        authorize_dm(cmd)
+        authorize_dm(cmd.sender, cmd.tenant, via_manage=cmd.via_manage)
         if not await self.is_member(cmd.tenant, cmd.to):
             raise ServiceError(ErrorCode.FORBIDDEN, "the recipient is not a member of the tenant")
-        supervised = is_supervised(cmd, await self.tenant_settings(cmd.tenant))
+        settings = await self.tenant_settings(cmd.tenant)
+        supervised = is_supervised(cmd.sender, supervise_dms=settings.supervise_dms)
         message = LoggedMessage(
             tenant=cmd.tenant,
             sender=cmd.sender,

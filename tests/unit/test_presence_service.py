@@ -14,8 +14,8 @@ from contracts.errors import ErrorCode, ServiceError
 from contracts.presence import GatewayReport, OfflineReason, OnlineUser
 from contracts.rooms import Room
 from services.gateway.settings import GatewaySettings
-from services.presence.adapters.store import ReportOutcome, StoreUnavailable, SweepOutcome
 from services.presence.domain.changes import Change, outgoing, parse_changes, parse_online
+from services.presence.ports import ReportOutcome, StoreUnavailable, SweepOutcome
 from services.presence.service import PresenceService
 from services.presence.settings import PresenceSettings
 

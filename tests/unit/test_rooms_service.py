@@ -12,7 +12,7 @@ from contracts.errors import ErrorCode, ServiceError
 from contracts.identity import Identity
 from contracts.messages import ChatSend, LoggedMessage
 from contracts.tenants import TenantSettings
-from services.rooms.adapters.log import Appended
+from services.rooms.ports import Appended
 from services.rooms.service import RoomsService
 
 
@@ -69,7 +69,7 @@ def build() -> tuple[RoomsService, FakeDirectory, FakeLog, list[tuple[str, dict[
     async def publish(subject: str, body: bytes, headers: dict[str, str]) -> None:
         published.append((subject, headers, body))
 
-    service = RoomsService(directory, log, publish, log_epoch=7, member_cache_size=10)  # type: ignore[arg-type]
+    service = RoomsService(directory, log, publish, log_epoch=7, member_cache_size=10)
     return service, directory, log, published
 
 

@@ -1,20 +1,26 @@
-"""Direct-message authorization and routing rules (pure)."""
+"""Direct-message authorization (contracts/access.py) and routing rules (pure)."""
 
 from __future__ import annotations
 
 import pytest
 
+from contracts.access import authorize_dm as authorize
+from contracts.access import is_supervised
 from contracts.errors import ErrorCode, ServiceError
 from contracts.identity import Identity
 from contracts.messages import ChatSend
 from contracts.rooms import Room
 from contracts.tenants import TenantSettings
-from services.rooms.domain.routing import authorize_dm, dm_targets, is_supervised
+from services.rooms.domain.routing import dm_targets
 
 
 def send(role: str = "member", tenant: str = "acme", manage: bool = False) -> ChatSend:
     sender = Identity(tenant="acme", user_id="ann", role=role)
     return ChatSend(sender=sender, tenant=tenant, to="bob", body="hi", sid="s1", via_manage=manage)
+
+
+def authorize_dm(cmd: ChatSend) -> None:
+    authorize(cmd.sender, cmd.tenant, via_manage=cmd.via_manage)
 
 
 def test_same_tenant_is_allowed() -> None:
@@ -44,7 +50,8 @@ def test_only_super_admin_may_send_from_manage() -> None:
     ],
 )
 def test_supervision(role: str, setting: bool, expected: bool) -> None:
-    assert is_supervised(send(role=role), TenantSettings(supervise_dms=setting)) is expected
+    settings = TenantSettings(supervise_dms=setting)
+    assert is_supervised(send(role=role).sender, supervise_dms=settings.supervise_dms) is expected
 
 
 def test_targets_are_recipient_then_sender_then_admins() -> None:

@@ -1,8 +1,9 @@
-"""Conversation keys and who may read what. Pure logic.
+"""Conversation keys and what a history query reads. Pure logic.
 
 A direct conversation is keyed by its two participants, each qualified by their tenant
 (a super_admin writing from `/manage` belongs to another tenant than the recipient), in
-a fixed order, so both sides compute the same key and nobody else can.
+a fixed order, so both sides compute the same key and nobody else can. Who may read
+what is decided in `contracts/access.py`.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from contracts.access import authorize_read, readable_room
 from contracts.errors import ErrorCode, ServiceError
 from contracts.history import HistoryQuery
-from contracts.identity import SUPER_ADMIN, Identity
-from contracts.rooms import Room
+from contracts.identity import Identity
+from contracts.rooms import RoomKind
 from contracts.tokens import encode_token
 
 
@@ -68,8 +70,7 @@ def history_target(query: HistoryQuery) -> Target:
             a room the requester is not part of; `INVALID` without `with` or `room`.
     """
     who = query.requester
-    if query.tenant != who.tenant and who.role != SUPER_ADMIN:
-        raise ServiceError(ErrorCode.FORBIDDEN, "you may only read your own tenant")
+    authorize_read(who, query.tenant)
     if query.with_user is not None:
         me = participant(who.tenant, who.user_id)
         other = participant(query.tenant, query.with_user)
@@ -85,10 +86,9 @@ def room_target(who: Identity, tenant: str, room: str) -> UserRoom | AdminsRoom:
     Raises:
         ServiceError: `FORBIDDEN` when `who` is not part of the room.
     """
-    if tenant == who.tenant and room == Room.user(tenant, who.user_id).name:
+    readable = readable_room(who, tenant, room)
+    if readable is None:
+        raise ServiceError(ErrorCode.FORBIDDEN, "you are not a participant of this room")
+    if readable.kind is RoomKind.USER:
         return UserRoom(tenant, who.user_id)
-    if room == Room.tenant_admins(tenant).name and (
-        who.role == SUPER_ADMIN or (who.is_admin and who.tenant == tenant)
-    ):
-        return AdminsRoom(tenant)
-    raise ServiceError(ErrorCode.FORBIDDEN, "you are not a participant of this room")
+    return AdminsRoom(tenant)

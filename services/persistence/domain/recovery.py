@@ -1,10 +1,11 @@
 """Which log messages a reconnecting socket missed, per room. Pure logic.
 
-Recoverable rooms are the ones whose messages are in the log: a user's own
+Which rooms may be recovered is decided in `contracts/access.py`: a user's own
 `user:{userId}` room (every direct message they sent or received) and, for an admin,
 their tenant's `tenant:{t}:admins` room (supervised direct messages). Each has log
-filter subjects and a predicate on the decoded message, because a filter subject
-alone cannot tell a super_admin's message from a tenant member with the same id.
+filter subjects and a predicate on the decoded message (was it routed to this room,
+by the same rule the rooms service routes with), because a filter subject alone
+cannot tell a super_admin's message from a tenant member with the same id.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from contracts import subjects
-from contracts.identity import ADMIN, Identity
+from contracts.access import dm_reaches, recoverable_room
+from contracts.identity import Identity
 from contracts.ids import message_id
 from contracts.messages import ChatMessage, LoggedMessage
 from contracts.recovery import RecoveryReason
-from contracts.rooms import Room
+from contracts.rooms import RoomKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,22 +35,18 @@ class RoomPlan:
 
 def plan_room(who: Identity, room: str) -> RoomPlan | None:
     """The plan for `room`, or None when `who` may not recover it."""
-    tenant, user = who.tenant, who.user_id
-    if room == Room.user(tenant, user).name:
+    recoverable = recoverable_room(who, room)
+    if recoverable is None:
+        return None
 
-        def mine(m: LoggedMessage) -> bool:
-            received = m.tenant == tenant and m.to == user
-            sent = m.sender.tenant == tenant and m.sender.user_id == user
-            return received or sent
+    def routed_here(m: LoggedMessage) -> bool:
+        return dm_reaches(recoverable, m.sender, m.tenant, m.to, supervised=m.supervised)
 
-        return RoomPlan(room, tuple(subjects.log_dm_of_user(tenant, user)), mine, sparse=False)
-    if who.role == ADMIN and room == Room.tenant_admins(tenant).name:
-
-        def supervised(m: LoggedMessage) -> bool:
-            return m.supervised and m.tenant == tenant
-
-        return RoomPlan(room, (subjects.log_dm_of_tenant(tenant),), supervised, sparse=True)
-    return None
+    tenant = who.tenant
+    if recoverable.kind is RoomKind.USER:
+        filters = tuple(subjects.log_dm_of_user(tenant, who.user_id))
+        return RoomPlan(room, filters, routed_here, sparse=False)
+    return RoomPlan(room, (subjects.log_dm_of_tenant(tenant),), routed_here, sparse=True)
 
 
 def position_problem(after: int, first_seq: int, last_seq: int) -> RecoveryReason | None:

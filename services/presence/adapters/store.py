@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -12,32 +12,8 @@ from redis.exceptions import RedisError
 
 from contracts.presence import GatewayReport, OnlineUser
 from services.presence.adapters.lua import REPORT, SWEEP
-from services.presence.domain.changes import Change, parse_changes, parse_online
-
-
-class StoreUnavailable(Exception):
-    """Redis did not answer; presence cannot be read or changed right now."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReportOutcome:
-    """What applying a gateway report did."""
-
-    now_ms: int
-    epoch: str
-    resync: bool
-    unknown: list[str] = field(default_factory=list)
-    changes: list[Change] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class SweepOutcome:
-    """What one sweep claimed; `more` when its budget ran out before the work did."""
-
-    now_ms: int
-    more: bool
-    held: bool
-    changes: list[Change] = field(default_factory=list)
+from services.presence.domain.changes import parse_changes, parse_online
+from services.presence.ports import ReportOutcome, StoreUnavailable, SweepOutcome
 
 
 @dataclass(frozen=True, slots=True)

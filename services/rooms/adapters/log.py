@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
@@ -12,16 +10,9 @@ from nats.js.errors import Error as JsError
 from contracts import subjects
 from contracts.errors import ErrorCode, ServiceError
 from contracts.messages import LoggedMessage
+from services.rooms.ports import Appended
 
 DEDUP_HEADER = "Nats-Msg-Id"
-
-
-@dataclass(frozen=True, slots=True)
-class Appended:
-    """Where a message landed in the log."""
-
-    seq: int
-    duplicate: bool
 
 
 class MessageLog:
