@@ -21,10 +21,11 @@ import asyncpg  # type: ignore[import-untyped]
 import nats
 
 from bench.persistence_support import Services, bench_database, nats_server, pct
-from contracts import subjects
-from contracts.history import HistoryQuery, HistoryReply
+from contracts import endpoints
+from contracts.history import HistoryQuery
 from contracts.identity import Identity
 from contracts.ids import message_id
+from roomcast.platform import bus
 from services.persistence.domain.conversations import dm_key, participant
 
 EPOCH = 1_700_000_000
@@ -104,8 +105,7 @@ async def measure(nats_url: str, messages: int, requests: int) -> None:
                 before = None if i % 10 == 0 else rng.choice(ids)
                 q = HistoryQuery(requester=alice, tenant=TENANT, before=before, limit=50, **query)
                 started = time.perf_counter()
-                msg = await nc.request(subjects.history(), q.model_dump_json().encode(), timeout=5)
-                reply = HistoryReply.model_validate_json(msg.data)
+                reply = await bus.request(nc, endpoints.HISTORY, q)
                 took = time.perf_counter() - started
                 assert reply.ok, reply.error
                 assert len(reply.messages) == 50

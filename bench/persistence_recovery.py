@@ -28,11 +28,12 @@ import nats
 from bench.persistence_support import Services, bench_database, nats_server, pct
 from bench.sioclient import RawClient
 from bench.stack import SECRET, BenchStack
-from contracts import subjects
+from contracts import endpoints, subjects
 from contracts.identity import Identity
-from contracts.messages import ChatAck, ChatSend
-from contracts.recovery import RecoverChunk, RecoverRequest, RecoverRoom
-from contracts.tenants import OkReply, RegisterMember
+from contracts.messages import ChatSend
+from contracts.recovery import RecoverRequest, RecoverRoom
+from contracts.tenants import RegisterMember
+from roomcast.platform import bus
 
 MISSED = 100
 
@@ -66,8 +67,7 @@ async def send_missed(nc: Any, tenant: str, count: int) -> int:
     alice = Identity(tenant=tenant, user_id="alice", role="member")
     for i in range(count):
         cmd = ChatSend(sender=alice, tenant=tenant, to="bob", body=f"missed {i}", sid="bench")
-        msg = await nc.request(subjects.chat_send(), cmd.model_dump_json().encode(), timeout=5)
-        assert ChatAck.model_validate_json(msg.data).ok
+        (await bus.request(nc, endpoints.CHAT_SEND, cmd)).checked()
     return int(info.state.last_seq)
 
 
@@ -76,18 +76,11 @@ async def service_time(nc: Any, tenant: str, after: int) -> float:
         identity=Identity(tenant=tenant, user_id="bob", role="member"),
         rooms=[RecoverRoom(room="user:bob", after=after)],
     )
-    inbox = nc.new_inbox()
-    sub = await nc.subscribe(inbox)
     started = time.perf_counter()
-    await nc.publish(subjects.recover(), request.model_dump_json().encode(), reply=inbox)
     count = 0
-    while True:
-        chunk = RecoverChunk.model_validate_json((await sub.next_msg(timeout=5)).data)
+    async for chunk in bus.stream(nc, endpoints.RECOVER, request):
         count += len(chunk.messages)
-        if chunk.done:
-            break
     took = time.perf_counter() - started
-    await sub.unsubscribe()
     assert count == MISSED, count
     return took
 
@@ -97,12 +90,7 @@ async def measure(url: str, nats_url: str, rounds: int) -> None:
     tenant = f"rec-{uuid.uuid4().hex[:8]}"
     for user in ("alice", "bob"):
         identity = Identity(tenant=tenant, user_id=user, role="member")
-        msg = await nc.request(
-            subjects.directory_register(),
-            RegisterMember(identity=identity).model_dump_json().encode(),
-            timeout=5,
-        )
-        assert OkReply.model_validate_json(msg.data).ok
+        await bus.request(nc, endpoints.DIRECTORY_REGISTER, RegisterMember(identity=identity))
     end_to_end, after_connect, service = [], [], []
     for i in range(rounds + 3):
         after = await send_missed(nc, tenant, MISSED)

@@ -17,10 +17,11 @@ import nats
 import psutil
 
 from bench.stack import BenchStack
-from contracts import subjects
+from contracts import endpoints
 from contracts.identity import Identity
 from contracts.messages import ChatSend
 from contracts.tenants import RegisterMember
+from roomcast.platform import bus
 
 
 async def main() -> None:
@@ -34,19 +35,13 @@ async def main() -> None:
         tenant = f"cost-{uuid.uuid4().hex[:8]}"
         bob = Identity(tenant=tenant, user_id="bob", role="member")
         ann = Identity(tenant=tenant, user_id="ann", role="member")
-        await nc.request(
-            subjects.directory_register(),
-            RegisterMember(identity=bob).model_dump_json().encode(),
-            timeout=5,
-        )
+        await bus.request(nc, endpoints.DIRECTORY_REGISTER, RegisterMember(identity=bob))
         payload = ChatSend(sender=ann, tenant=tenant, to="bob", body="x" * 64, sid="s")
-        raw = payload.model_dump_json().encode()
         sem = asyncio.Semaphore(args.concurrency)
 
         async def one() -> None:
             async with sem:
-                msg = await nc.request(subjects.chat_send(), raw, timeout=30)
-                assert b'"ok":true' in msg.data, msg.data
+                (await bus.request(nc, endpoints.CHAT_SEND, payload, wait=30)).checked()
 
         await asyncio.gather(*(one() for _ in range(500)))  # warm-up
         proc = psutil.Process(stack.pid("rooms"))
