@@ -1,0 +1,1 @@
+"""What every service process runs beside its work: health, readiness and metrics."""
