@@ -14,6 +14,7 @@ import socketio
 import uvicorn
 
 from roomcast.config import describe, load_settings
+from roomcast.platform.listener import PlatformListener
 from roomcast.runtime import (
     NatsGuard,
     connect_nats,
@@ -39,7 +40,11 @@ class _Server(uvicorn.Server):
 
 
 def health_app(gw: Gateway) -> Any:
-    """`/healthz` (alive), `/readyz` (NATS connected) for probes; `/statz` counters."""
+    """`/healthz` (alive), `/readyz` (NATS connected) for probes; `/statz` counters.
+
+    The same paths, `/metrics` too, are served on the internal platform listener
+    (`ROOMCAST_HEALTH_PORT`); these stay on the public port for load balancers.
+    """
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -76,6 +81,8 @@ async def serve(settings: GatewaySettings) -> None:
     await verifier.warm_up()
     gw = Gateway(settings, nc, verifier)
     gw.presence.start()
+    platform = PlatformListener(settings, guard, gateway_stats=gw.stats)
+    await platform.start()
     asgi = socketio.ASGIApp(gw.sio, other_asgi_app=health_app(gw), socketio_path="socket.io")
     config = uvicorn.Config(
         asgi,
@@ -101,12 +108,13 @@ async def serve(settings: GatewaySettings) -> None:
     url = f"http://{settings.host}:{port}"
     log.info("gateway %s listening on %s", name, url)
     tune_gc()
-    mark_ready(url=url, name=name)
+    mark_ready(url=url, name=name, **platform.ready_info())
     await task
     for s in list(gw.sessions.values()):
         if s.expiry is not None:
             s.expiry.cancel()
     await gw.presence.stop()
+    await platform.stop()
     guard.stopping()
     await nc.drain()
 

@@ -16,6 +16,7 @@ from faststream import FastStream
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from roomcast.config import describe, load_settings
+from roomcast.platform.listener import PlatformListener
 from roomcast.runtime import NatsGuard, instance_name, mark_ready, nats_broker, run, setup_logging
 from roomcast.streams import ensure_dlq_stream, open_log_stream
 from services.persistence.adapters.dead_letters import JetStreamDeadLetters
@@ -55,6 +56,9 @@ def build(settings: PersistenceSettings) -> FastStream:
     engine = make_engine(settings)
     store = SqlMessageStore(engine)
     app = FastStream(broker)
+    platform = PlatformListener(settings, guard, postgres=engine)
+    app.on_startup(platform.start)
+    app.on_shutdown(platform.stop)
     stopping = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
     holder: list[ReadHandlers] = []
@@ -104,7 +108,7 @@ def build(settings: PersistenceSettings) -> FastStream:
     @app.after_startup
     async def ready() -> None:
         log.info("persistence %s ready", name)
-        mark_ready(name=name)
+        mark_ready(name=name, **platform.ready_info())
 
     @app.on_shutdown
     async def stop() -> None:

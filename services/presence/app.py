@@ -10,6 +10,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from roomcast.config import describe, load_settings
+from roomcast.platform.listener import PlatformListener
 from roomcast.runtime import NatsGuard, instance_name, mark_ready, nats_broker, run, setup_logging
 from services.presence.adapters.store import RedisPresenceStore
 from services.presence.handlers import register_handlers
@@ -46,13 +47,16 @@ def build(settings: PresenceSettings) -> FastStream:
     sweeper = Sweeper(service, settings.presence_sweep_interval)
     register_handlers(broker, service, settings.presence_workers)
     app = FastStream(broker)
+    platform = PlatformListener(settings, guard, redis=client)
+    app.on_startup(platform.start)
+    app.on_shutdown(platform.stop)
 
     @app.after_startup
     async def ready() -> None:
         guard.client = broker.connection
         sweeper.start()
         log.info("presence %s ready", name)
-        mark_ready(name=name)
+        mark_ready(name=name, **platform.ready_info())
 
     @app.on_shutdown
     async def stop_sweeping() -> None:

@@ -8,6 +8,7 @@ from faststream import FastStream
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from roomcast.config import load_settings
+from roomcast.platform.listener import PlatformListener
 from roomcast.runtime import (
     NatsGuard,
     instance_name,
@@ -37,6 +38,9 @@ def build(settings: RoomsSettings) -> FastStream:
         settings.database_url, pool_size=settings.db_pool_size, pool_pre_ping=True
     )
     app = FastStream(broker)
+    platform = PlatformListener(settings, guard, postgres=engine)
+    app.on_startup(platform.start)
+    app.on_shutdown(platform.stop)
     holder: dict[str, ChatSendSubscriber] = {}
 
     async def publish(subject: str, body: bytes, headers: dict[str, str]) -> None:
@@ -60,7 +64,7 @@ def build(settings: RoomsSettings) -> FastStream:
     async def ready() -> None:
         log.info("rooms %s ready", name)
         tune_gc()
-        mark_ready(name=name)
+        mark_ready(name=name, **platform.ready_info())
 
     @app.on_shutdown
     async def drain() -> None:
