@@ -1,7 +1,8 @@
 """The platform listener of one service process: health, readiness, metrics.
 
-Every service starts one, on `ROOMCAST_HEALTH_HOST:ROOMCAST_HEALTH_PORT` (port 0: a
-free port, written into the ready file as `health_port` / `health_url`):
+Every service starts one once its own start-up is done (so an answering `/healthz`
+means "started"), on `ROOMCAST_HEALTH_HOST:ROOMCAST_HEALTH_PORT` (port 0: a free
+port, written into the ready file as `health_port` / `health_url`):
 
     platform = PlatformListener(settings, guard, postgres=engine)
     await platform.start()

@@ -57,7 +57,7 @@ def build(settings: PersistenceSettings) -> FastStream:
     store = SqlMessageStore(engine)
     app = FastStream(broker)
     platform = PlatformListener(settings, guard, postgres=engine)
-    app.on_startup(platform.start)
+    app.after_startup(platform.start)
     app.on_shutdown(platform.stop)
     stopping = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []

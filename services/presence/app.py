@@ -48,7 +48,7 @@ def build(settings: PresenceSettings) -> FastStream:
     register_handlers(broker, service, settings.presence_workers)
     app = FastStream(broker)
     platform = PlatformListener(settings, guard, redis=client)
-    app.on_startup(platform.start)
+    app.after_startup(platform.start)
     app.on_shutdown(platform.stop)
 
     @app.after_startup

@@ -39,7 +39,7 @@ def build(settings: RoomsSettings) -> FastStream:
     )
     app = FastStream(broker)
     platform = PlatformListener(settings, guard, postgres=engine)
-    app.on_startup(platform.start)
+    app.after_startup(platform.start)
     app.on_shutdown(platform.stop)
     holder: dict[str, ChatSendSubscriber] = {}
 
