@@ -112,12 +112,17 @@ class HttpListener:
         self.port = port
 
     async def start(self) -> int:
-        """Listen; returns the bound port. Raises `OSError` if it cannot listen."""
+        """Listen; returns the bound port.
+
+        Raises:
+            SystemExit: It cannot listen (uvicorn has logged why).
+        """
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:
             if self._task.done():
-                await self._task
-                raise OSError(f"cannot listen on {self.host}:{self.port}")
+                with contextlib.suppress(BaseException):
+                    await self._task
+                raise SystemExit(f"cannot listen on {self.host}:{self.port}")
             await asyncio.sleep(0.01)
         self.port = self._server.servers[0].sockets[0].getsockname()[1]
         return self.port

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -17,7 +18,8 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from roomcast.embedded import EmbeddedRedis
+from roomcast.embedded import EmbeddedNats, EmbeddedRedis
+from roomcast.processes import free_port
 from tests.clients import Client, connect, token, unique
 from tests.servers import ServiceProcess
 from tests.stack import base_env, migrate
@@ -156,3 +158,47 @@ def test_presence_readiness_follows_redis(
     redis.start()
     body = wait_readyz(presence, 200)
     assert body == {"ok": True, "dependencies": {"nats": True, "redis": True}}
+
+
+def test_rooms_readiness_follows_nats_and_counts_the_reconnect(
+    env: dict[str, str],
+    run_service: Callable[..., ServiceProcess],
+    embedded_nats: Callable[..., EmbeddedNats],
+) -> None:
+    nats = embedded_nats()
+    rooms = run_service("rooms", env | {"ROOMCAST_NATS_URL": nats.url})
+    assert readyz(rooms)[0] == 200
+
+    nats.stop()
+    body = wait_readyz(rooms, 503)
+    assert body == {"ok": False, "dependencies": {"nats": False, "postgres": True}}
+    assert value(metrics(rooms), "roomcast_dependency_up", dependency="nats") == 0
+
+    nats.start()
+    wait_readyz(rooms, 200)
+    assert value(metrics(rooms), "roomcast_nats_reconnects_total") >= 1
+
+
+def test_readiness_names_postgres_when_it_does_not_answer(
+    env: dict[str, str], run_service: Callable[..., ServiceProcess]
+) -> None:
+    closed = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/postgres"
+    rooms = run_service("rooms", env | {"ROOMCAST_DATABASE_URL": closed})
+    status, body = readyz(rooms)
+    assert status == 503
+    assert body == {"ok": False, "dependencies": {"nats": True, "postgres": False}}
+    assert get(f"{health_url(rooms)}/healthz")[0] == 200
+
+
+def test_a_service_whose_health_port_is_taken_exits_naming_it(
+    env: dict[str, str], run_service: Callable[..., ServiceProcess]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        presence = run_service("presence", env | {"ROOMCAST_HEALTH_PORT": str(port)}, wait=False)
+        code = presence.wait(timeout=30)
+    assert code != 0, (code, presence.output())
+    assert str(port) in presence.output()
+    assert not presence.ready_file.exists()
