@@ -3,14 +3,16 @@
     .venv/bin/python deploy/check.py
 
 - compose.yaml: `${VAR}` interpolation, `depends_on` targets and conditions,
-  volumes, ports, and every roomcast service's environment against its settings
-  class.
+  volumes, ports, every roomcast service's environment against its settings
+  class, and its healthcheck on `/readyz` at its `ROOMCAST_HEALTH_PORT`.
 - deploy/k8s: every kustomization lists exactly the files of its directory; with
   `kubectl` on PATH, each kustomization is built and the output checked: Secret,
   ConfigMap and port references resolve, Service selectors match pods, every pod
   meets the `restricted` Pod Security profile with a read-only root filesystem,
-  and (for overlays, which carry the Secret) every roomcast container's
-  environment loads with its settings class.
+  every service container probes `/healthz` (startup, liveness) and `/readyz`
+  (readiness) on its health listener (`ROOMCAST_HEALTH_PORT` on 0.0.0.0), and
+  (for overlays, which carry the Secret) every roomcast container's environment
+  loads with its settings class.
 
 Exits 1 and lists the problems if any check fails.
 """
@@ -39,6 +41,9 @@ SETTINGS = {
     "persistence": "services.persistence.settings:PersistenceSettings",
     "migrate": "roomcast.config:CommonSettings",
 }
+SERVICES = ("gateway", "rooms", "presence", "persistence")
+"""Long-running processes: each serves /healthz, /readyz and /metrics."""
+PROBE_PATHS = {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 
 problems: list[str] = []
@@ -132,8 +137,20 @@ def check_compose() -> None:
         if "build" in svc and command in SETTINGS:
             env = {k: "" if v is None else str(v) for k, v in svc["environment"].items()}
             check_settings(f"compose {name}", command, env)
+            if command in SERVICES:
+                check_compose_health(name, svc, env)
     if len(set(host_ports)) != len(host_ports):
         fail(f"compose: host ports published twice: {host_ports}")
+
+
+def check_compose_health(name: str, svc: dict[str, Any], env: dict[str, str]) -> None:
+    """The healthcheck asks the service's own health listener for `/readyz`."""
+    port = env.get("ROOMCAST_HEALTH_PORT", "")
+    test = " ".join(str(part) for part in (svc.get("healthcheck") or {}).get("test", []))
+    if not port.isdigit() or port == "0":
+        fail(f"compose {name}: ROOMCAST_HEALTH_PORT must be a fixed port, not {port!r}")
+    elif f":{port}/readyz" not in test:
+        fail(f"compose {name}: the healthcheck does not ask :{port}/readyz")
 
 
 # --- kustomize -------------------------------------------------------------------
@@ -227,6 +244,8 @@ def check_build(name: str, objects: list[dict[str, Any]]) -> None:
             command = next((cmd for cmd in SETTINGS if re.search(rf"\b{cmd}\b", args)), None)
             if c["image"].startswith("roomcast") and has_secrets and command:
                 check_settings(at, command, env)
+            if c["image"].startswith("roomcast") and command in SERVICES:
+                check_k8s_probes(f"{at} {c['name']}", c, env)
     for (kind, svc_name), svc in index.items():
         if kind != "Service":
             continue
@@ -248,6 +267,24 @@ def check_build(name: str, objects: list[dict[str, Any]]) -> None:
             }
             if isinstance(target, str) and target not in named:
                 fail(f"{name} Service/{svc_name}: targetPort {target} is not a container port")
+
+
+def check_k8s_probes(at: str, c: dict[str, Any], env: dict[str, str]) -> None:
+    """Probes reach the health listener: right paths, its port, bound to 0.0.0.0."""
+    if env.get("ROOMCAST_HEALTH_HOST") != "0.0.0.0":  # noqa: S104
+        fail(f"{at}: ROOMCAST_HEALTH_HOST is not 0.0.0.0; the kubelet cannot probe it")
+    health_port = env.get("ROOMCAST_HEALTH_PORT", "")
+    ports = {p.get("name"): str(p["containerPort"]) for p in c.get("ports", [])}
+    for probe, path in PROBE_PATHS.items():
+        get = c.get(probe, {}).get("httpGet")
+        if get is None:
+            fail(f"{at}: no {probe} with httpGet {path}")
+            continue
+        port = ports.get(get["port"], "") if isinstance(get["port"], str) else str(get["port"])
+        if get.get("path") != path:
+            fail(f"{at}: {probe} asks {get.get('path')}, not {path}")
+        if port != health_port or not port.isdigit() or port == "0":
+            fail(f"{at}: {probe} port {port or get['port']} is not ROOMCAST_HEALTH_PORT")
 
 
 def check_k8s() -> None:

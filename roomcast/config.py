@@ -54,6 +54,18 @@ class CommonSettings(BaseSettings):
     instance_id: str = Field(
         default="", description="Name of this replica in logs and leases (default: host-pid)."
     )
+    health_host: str = Field(
+        default="127.0.0.1",
+        description="Interface of the health and metrics listener (`/healthz`, `/readyz`, "
+        "`/metrics`); 0.0.0.0 in containers, so that probes and scrapers reach it.",
+    )
+    health_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port of the health and metrics listener; 0 = a free port, written into "
+        "the ready file as `health_port` (9100 in the image's deployments).",
+    )
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from faststream.nats import NatsBroker
 from nats.aio.client import Client as NATS
 
 log = logging.getLogger(__name__)
@@ -133,19 +132,6 @@ def mark_unready() -> None:
     target = os.environ.get(READY_FILE_ENV)
     if target:
         Path(target).unlink(missing_ok=True)
-
-
-def nats_broker(url: str, name: str, guard: NatsGuard, **options: Any) -> NatsBroker:
-    """A FastStream broker that reconnects after network failures; `guard` ends the
-    process if its connection closes for good (set `guard.client` once connected)."""
-    return NatsBroker(
-        url,
-        name=name,
-        max_reconnect_attempts=-1,
-        log_level=logging.DEBUG,
-        **guard.callbacks(),
-        **options,
-    )
 
 
 async def connect_nats(url: str, name: str, guard: NatsGuard) -> NATS:

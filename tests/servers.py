@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -229,6 +230,13 @@ class ServiceProcess:
     def url(self) -> str:
         """`http://127.0.0.1:PORT` of a service that listens (gateways)."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def health_url(self) -> str:
+        """`http://HOST:PORT` of the service's internal listener (/healthz /readyz
+        /metrics, and a gateway's /statz), from its ready file."""
+        info = json.loads(self.ready_file.read_text())
+        return str(info["health_url"])
 
     @property
     def pid(self) -> int:

@@ -14,6 +14,7 @@ import socketio
 import uvicorn
 
 from roomcast.config import describe, load_settings
+from roomcast.platform.listener import PlatformListener
 from roomcast.runtime import (
     NatsGuard,
     connect_nats,
@@ -39,7 +40,9 @@ class _Server(uvicorn.Server):
 
 
 def health_app(gw: Gateway) -> Any:
-    """`/healthz` (alive), `/readyz` (NATS connected) for probes; `/statz` counters."""
+    """`/healthz` (alive) and `/readyz` (NATS connected) on the public port, for load
+    balancers. Counters (`/statz`, `/metrics`) are only on the internal platform
+    listener (`ROOMCAST_HEALTH_PORT`), never on the public port."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -48,8 +51,6 @@ def health_app(gw: Gateway) -> Any:
         body: dict[str, Any]
         if path == "/healthz":
             status, body = 200, {"ok": True}
-        elif path == "/statz":
-            status, body = 200, gw.stats()
         elif path == "/readyz":
             ready = gw.nc.is_connected
             status, body = (200 if ready else 503), {"ok": ready, "nats": ready}
@@ -76,6 +77,8 @@ async def serve(settings: GatewaySettings) -> None:
     await verifier.warm_up()
     gw = Gateway(settings, nc, verifier)
     gw.presence.start()
+    platform = PlatformListener(settings, guard, gateway_stats=gw.stats)
+    await platform.start()
     asgi = gw.fanout.transports.wrap(
         socketio.ASGIApp(gw.sio, other_asgi_app=health_app(gw), socketio_path="socket.io")
     )
@@ -103,13 +106,14 @@ async def serve(settings: GatewaySettings) -> None:
     url = f"http://{settings.host}:{port}"
     log.info("gateway %s listening on %s", name, url)
     tune_gc()
-    mark_ready(url=url, name=name)
+    mark_ready(url=url, name=name, **platform.ready_info())
     await task
     await gw.fanout.settle()
     for s in list(gw.sessions.values()):
         if s.expiry is not None:
             s.expiry.cancel()
     await gw.presence.stop()
+    await platform.stop()
     guard.stopping()
     await nc.drain()
 

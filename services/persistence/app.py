@@ -1,4 +1,4 @@
-"""Persistence service composition: broker, database, log consumer, read handlers.
+"""Persistence service composition: database, log consumer, read handlers.
 
 Replicas share one durable consumer on the message log (each fetches its own
 batches) and one queue group for history and recovery requests.
@@ -12,11 +12,12 @@ import logging
 import os
 import signal
 
-from faststream import FastStream
+from nats.aio.client import Client as NATS
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from roomcast.config import describe, load_settings
-from roomcast.runtime import NatsGuard, instance_name, mark_ready, nats_broker, run, setup_logging
+from roomcast.platform.service import Stop, run_service
+from roomcast.runtime import run, setup_logging
 from roomcast.streams import ensure_dlq_stream, open_log_stream
 from services.persistence.adapters.dead_letters import JetStreamDeadLetters
 from services.persistence.adapters.log_consumer import LogConsumer
@@ -47,27 +48,18 @@ def make_engine(settings: PersistenceSettings) -> AsyncEngine:
     )
 
 
-def build(settings: PersistenceSettings) -> FastStream:
-    """Wire the persistence service; nothing connects until the app starts."""
-    name = instance_name(settings.instance_id, "persistence")
-    guard = NatsGuard("persistence")
-    broker = nats_broker(settings.nats_url, name, guard)
+async def serve(settings: PersistenceSettings) -> None:
+    """Run one persistence replica until SIGINT/SIGTERM."""
     engine = make_engine(settings)
-    store = SqlMessageStore(engine)
-    app = FastStream(broker)
-    stopping = asyncio.Event()
-    tasks: list[asyncio.Task[None]] = []
-    holder: list[ReadHandlers] = []
 
-    @app.on_startup
-    async def connect() -> None:
-        await broker.connect()
-        guard.client = broker.connection
-        js = broker.connection.jetstream()
+    async def start(nc: NATS) -> Stop:
+        store = SqlMessageStore(engine)
+        stopping = asyncio.Event()
+        js = nc.jetstream()
         epoch = await open_log_stream(js, settings.log_max_age, settings.log_duplicate_window)
         await ensure_dlq_stream(js, settings.dlq_max_age)
         consumer = LogConsumer(
-            broker.connection,
+            nc,
             js,
             settings.persistence_consumer,
             batch=settings.persistence_batch,
@@ -92,33 +84,21 @@ def build(settings: PersistenceSettings) -> FastStream:
             settings.recover_max_messages,
             settings.recover_scan_factor,
         )
-        handlers = ReadHandlers(
-            broker.connection, service, settings.history_workers, settings.recover_chunk_bytes
-        )
+        handlers = ReadHandlers(nc, service, settings.history_workers, settings.recover_chunk_bytes)
         await handlers.start()
-        holder.append(handlers)
         consuming = asyncio.create_task(consumer.run(writer.write, stopping))
         consuming.add_done_callback(lambda task: _exit_unless_stopping(task, stopping))
-        tasks.extend((consuming, asyncio.create_task(_report(writer, stopping))))
+        tasks = (consuming, asyncio.create_task(_report(writer, stopping)))
 
-    @app.after_startup
-    async def ready() -> None:
-        log.info("persistence %s ready", name)
-        mark_ready(name=name)
-
-    @app.on_shutdown
-    async def stop() -> None:
-        guard.stopping()
-        stopping.set()
-        for handlers in holder:
+        async def stop() -> None:
+            stopping.set()
             await handlers.stop()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await engine.dispose()
 
-    @app.after_shutdown
-    async def close() -> None:
-        await engine.dispose()
+        return stop
 
-    return app
+    await run_service("persistence", settings, start, postgres=engine)
 
 
 def _exit_unless_stopping(task: asyncio.Task[None], stopping: asyncio.Event) -> None:
@@ -146,4 +126,4 @@ def main() -> None:
     settings = load_settings(PersistenceSettings)
     setup_logging(settings.log_level, "persistence")
     log.debug("config: %s", describe(settings))
-    run(build(settings).run())
+    run(serve(settings))

@@ -1,17 +1,17 @@
-"""Presence service composition: broker, Redis, store, handlers, sweeper."""
+"""Presence service composition: Redis, store, handlers, sweeper, on the platform lifecycle."""
 
 from __future__ import annotations
 
 import logging
 
 import redis.asyncio as aioredis
-from faststream import FastStream
+from nats.aio.client import Client as NATS
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from roomcast.config import describe, load_settings
-from roomcast.platform.bus import Served
-from roomcast.runtime import NatsGuard, instance_name, mark_ready, nats_broker, run, setup_logging
+from roomcast.platform.service import Stop, run_service
+from roomcast.runtime import run, setup_logging
 from services.presence.adapters.store import RedisPresenceStore
 from services.presence.handlers import serve_presence
 from services.presence.service import PresenceService
@@ -32,42 +32,30 @@ def redis_client(settings: PresenceSettings) -> aioredis.Redis:
     )
 
 
-def build(settings: PresenceSettings) -> FastStream:
-    """Wire the presence service; nothing connects until the app starts."""
-    name = instance_name(settings.instance_id, "presence")
-    guard = NatsGuard("presence")
-    broker = nats_broker(settings.nats_url, name, guard)
+async def serve(settings: PresenceSettings) -> None:
+    """Run one presence replica until SIGINT/SIGTERM."""
     client = redis_client(settings)
-    store = RedisPresenceStore(client, settings.presence_key_prefix, settings.timing())
 
-    async def publish(subject: str, body: bytes, headers: dict[str, str]) -> None:
-        await broker.connection.publish(subject, body, headers=headers)
+    async def start(nc: NATS) -> Stop:
+        store = RedisPresenceStore(client, settings.presence_key_prefix, settings.timing())
 
-    service = PresenceService(store, publish, settings.presence_sweep_batch)
-    sweeper = Sweeper(service, settings.presence_sweep_interval)
-    served: list[Served] = []
-    app = FastStream(broker)
+        async def publish(subject: str, body: bytes, headers: dict[str, str]) -> None:
+            await nc.publish(subject, body, headers=headers)
 
-    @app.after_startup
-    async def ready() -> None:
-        guard.client = broker.connection
-        served.extend(await serve_presence(broker.connection, service, settings.presence_workers))
+        service = PresenceService(store, publish, settings.presence_sweep_batch)
+        sweeper = Sweeper(service, settings.presence_sweep_interval)
+        served = await serve_presence(nc, service, settings.presence_workers)
         sweeper.start()
-        log.info("presence %s ready", name)
-        mark_ready(name=name)
 
-    @app.on_shutdown
-    async def stop_sweeping() -> None:
-        guard.stopping()
-        for endpoint in served:
-            await endpoint.stop()
-        await sweeper.stop()
+        async def stop() -> None:
+            for endpoint in served:
+                await endpoint.stop()
+            await sweeper.stop()
+            await client.aclose()
 
-    @app.after_shutdown
-    async def close() -> None:
-        await client.aclose()
+        return stop
 
-    return app
+    await run_service("presence", settings, start, redis=client)
 
 
 def main() -> None:
@@ -75,4 +63,4 @@ def main() -> None:
     settings = load_settings(PresenceSettings)
     setup_logging(settings.log_level, "presence")
     log.debug("config: %s", describe(settings))
-    run(build(settings).run())
+    run(serve(settings))

@@ -1,22 +1,13 @@
-"""Rooms service composition: broker, database, message log, handlers."""
+"""Rooms service composition: database, message log, handlers, on the platform lifecycle."""
 
 from __future__ import annotations
 
-import logging
-
-from faststream import FastStream
+from nats.aio.client import Client as NATS
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from roomcast.config import load_settings
-from roomcast.runtime import (
-    NatsGuard,
-    instance_name,
-    mark_ready,
-    nats_broker,
-    run,
-    setup_logging,
-    tune_gc,
-)
+from roomcast.platform.service import Stop, run_service
+from roomcast.runtime import run, setup_logging
 from roomcast.streams import ensure_log_stream
 from services.rooms.adapters.log import MessageLog
 from services.rooms.adapters.sql import SqlDirectory
@@ -24,57 +15,37 @@ from services.rooms.handlers import RoomsHandlers
 from services.rooms.service import RoomsService
 from services.rooms.settings import RoomsSettings
 
-log = logging.getLogger(__name__)
 
-
-def build(settings: RoomsSettings) -> FastStream:
-    """Wire the rooms service; nothing connects until the app starts."""
-    name = instance_name(settings.instance_id, "rooms")
-    guard = NatsGuard("rooms")
-    broker = nats_broker(settings.nats_url, name, guard, apply_types=False)
+async def serve(settings: RoomsSettings) -> None:
+    """Run one rooms replica until SIGINT/SIGTERM."""
     engine = create_async_engine(
         settings.database_url, pool_size=settings.db_pool_size, pool_pre_ping=True
     )
-    app = FastStream(broker)
-    holder: list[RoomsHandlers] = []
 
-    async def publish(subject: str, body: bytes, headers: dict[str, str]) -> None:
-        await broker.connection.publish(subject, body, headers=headers)
-
-    @app.on_startup
-    async def connect() -> None:
-        await broker.connect()
-        guard.client = broker.connection
-        js = broker.connection.jetstream()
+    async def start(nc: NATS) -> Stop:
+        js = nc.jetstream()
         epoch = await ensure_log_stream(js, settings.log_max_age, settings.log_duplicate_window)
+
+        async def publish(subject: str, body: bytes, headers: dict[str, str]) -> None:
+            await nc.publish(subject, body, headers=headers)
+
         service = RoomsService(
             SqlDirectory(engine), MessageLog(js), publish, epoch, settings.member_cache_size
         )
-        handlers = RoomsHandlers(broker.connection, service, settings.rooms_workers)
+        handlers = RoomsHandlers(nc, service, settings.rooms_workers)
         await handlers.start()
-        holder.append(handlers)
 
-    @app.after_startup
-    async def ready() -> None:
-        log.info("rooms %s ready", name)
-        tune_gc()
-        mark_ready(name=name)
-
-    @app.on_shutdown
-    async def drain() -> None:
-        guard.stopping()
-        for handlers in holder:
+        async def stop() -> None:
             await handlers.stop()
+            await engine.dispose()
 
-    @app.after_shutdown
-    async def close() -> None:
-        await engine.dispose()
+        return stop
 
-    return app
+    await run_service("rooms", settings, start, postgres=engine)
 
 
 def main() -> None:
     """Entry point: `python -m services.rooms` / `roomcast rooms`."""
     settings = load_settings(RoomsSettings)
     setup_logging(settings.log_level, "rooms")
-    run(build(settings).run())
+    run(serve(settings))

@@ -18,7 +18,7 @@ FLOOD_LIMIT = 3_000
 
 
 def dropped(gw: ServiceProcess) -> int:
-    return int(http_get(f"{gw.url}/statz")[1]["slow_consumers_dropped"])
+    return int(http_get(f"{gw.health_url}/statz")[1]["slow_consumers_dropped"])
 
 
 def holds_connection(gw: ServiceProcess, client_port: int) -> bool:

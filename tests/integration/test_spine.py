@@ -30,7 +30,7 @@ def stack(stack_factory: Stack) -> Iterator[tuple[ServiceProcess, ServiceProcess
 
 
 def stats(gw: ServiceProcess) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{gw.url}/statz", timeout=5) as resp:  # noqa: S310
+    with urllib.request.urlopen(f"{gw.health_url}/statz", timeout=5) as resp:  # noqa: S310
         return dict(json.load(resp))
 
 
