@@ -28,6 +28,7 @@ from pydantic import BaseModel
 
 from roomcast import devstate
 from roomcast.config import describe, load_settings
+from roomcast.restarts import DEFAULT_MAX_CRASHES, DEFAULT_WINDOW, RestartPolicy
 
 SERVICE_COMMANDS = ("gateway", "rooms", "presence", "persistence")
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
@@ -96,7 +97,10 @@ def _cmd_dev(args: argparse.Namespace) -> int:
 
     if args.gateways < 1:
         raise CommandError("--gateways must be at least 1")
-    return supervisor.run(args.dir, port=args.port, gateways=args.gateways)
+    if args.max_crashes < 1 or args.crash_window <= 0:
+        raise CommandError("--max-crashes must be at least 1 and --crash-window positive")
+    policy = RestartPolicy(max_crashes=args.max_crashes, window=args.crash_window)
+    return supervisor.run(args.dir, port=args.port, gateways=args.gateways, policy=policy)
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
@@ -237,9 +241,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="roomcast", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    dev = sub.add_parser("dev", parents=[common], help="run everything locally")
+    dev = sub.add_parser(
+        "dev",
+        parents=[common],
+        help="run everything locally",
+        description=(
+            "Run embedded NATS, PostgreSQL and Redis (unless ROOMCAST_*_URL names them) "
+            "and every service. A service or server that dies is restarted after a "
+            "back-off (0.5 s, doubling, at most 8 s) while the rest keep serving; when "
+            "one crashes --max-crashes times within --crash-window seconds (default: 5 "
+            "within 60 s), everything is stopped and the exit code is 1. Ctrl-C or "
+            "SIGTERM stops everything and exits 0."
+        ),
+    )
     dev.add_argument("--port", type=int, default=8000, help="first gateway port (8000)")
     dev.add_argument("--gateways", type=int, default=1, help="gateway processes (1)")
+    dev.add_argument(
+        "--max-crashes",
+        type=int,
+        default=DEFAULT_MAX_CRASHES,
+        help=f"crashes of one part within --crash-window that end it ({DEFAULT_MAX_CRASHES})",
+    )
+    dev.add_argument(
+        "--crash-window",
+        type=float,
+        default=DEFAULT_WINDOW,
+        help=f"seconds over which crashes are counted ({DEFAULT_WINDOW:g})",
+    )
     dev.set_defaults(handler=_cmd_dev)
 
     token = sub.add_parser("token", parents=[common], help="print a development JWT")
