@@ -15,23 +15,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import json
 import os
 import runpy
+import shlex
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import jwt
 from pydantic import BaseModel
 
 from roomcast import devstate
-from roomcast.config import describe, load_settings
+from roomcast.config import describe, env_value, load_settings
 from roomcast.restarts import DEFAULT_MAX_CRASHES, DEFAULT_WINDOW, RestartPolicy
 
 SERVICE_COMMANDS = ("gateway", "rooms", "presence", "persistence")
-DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 REQUEST_TIMEOUT = 5.0
 
@@ -175,18 +175,25 @@ async def _request(url: str, subject: str, payload: BaseModel) -> bytes:
     return data
 
 
+def _no_system(directory: Path) -> str:
+    """Why no system was found, and how to point at one."""
+    stale = devstate.load(directory)
+    why = f"no running roomcast dev found in {directory}"
+    if stale is not None:
+        why += f" (its dev.json is stale: supervisor pid {stale.pid} is gone)"
+    return (
+        f"{why}; start one with `roomcast dev`, pass --data-dir for another one, "
+        "or point at a system with --nats-url or ROOMCAST_NATS_URL"
+    )
+
+
 def _cmd_tenant(args: argparse.Namespace) -> int:
     from contracts import subjects
     from contracts.tenants import GetTenantSettings, SetTenantSettings, TenantSettingsReply
 
-    url = devstate.resolve(
-        "ROOMCAST_NATS_URL",
-        "nats_url",
-        flag=args.nats_url,
-        default=DEFAULT_NATS_URL,
-        directory=args.dir,
-    )
-    assert url is not None
+    url = devstate.resolve("ROOMCAST_NATS_URL", "nats_url", flag=args.nats_url, directory=args.dir)
+    if url is None:
+        raise CommandError(_no_system(args.dir))
     request: BaseModel
     if args.tenant_command == "set":
         values = {}
@@ -224,7 +231,8 @@ def _cmd_config(args: argparse.Namespace) -> int:
     values = describe(settings)
     for name, field in settings_cls.model_fields.items():
         key = f"ROOMCAST_{name.upper()}"
-        print(f"{key}={json.dumps(values[key])}")
+        text = env_value(values[key])
+        print(f"# {key} is not set" if text is None else f"{key}={shlex.quote(text)}")
         if field.description:
             print(f"    # {field.description}")
     return 0
@@ -310,10 +318,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.dir = devstate.data_dir(getattr(args, "data_dir", None))
     handler = cast(Callable[[argparse.Namespace], int], args.handler)
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()
     except CommandError as exc:
         print(f"roomcast: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`roomcast config rooms | head -1`): not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    return code
 
 
 if __name__ == "__main__":

@@ -271,6 +271,17 @@ def test_dev_copes_with_a_killed_supervisor_and_gives_up_on_repeated_crashes(
         killed.proc.kill()
         killed.proc.wait(10)
         assert (data_dir / "dev.json").exists()
+        # Another terminal's command does not trust the stale dev.json.
+        done = subprocess.run(
+            [*roomcast_command(), "tenant", "show", "acme"],
+            env=clean_env(data_dir),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert done.returncode == 1
+        assert "no running roomcast dev" in done.stderr, done.stderr
 
         running = DevProcess(port, data_dir, "--max-crashes", "1")
         try:
