@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -53,6 +53,11 @@ class CommonSettings(BaseSettings):
     )
     log_level: str = Field(
         default="INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines: `text` (time service LEVEL logger: message) or `json` "
+        "(one object per line: ts, level, service, logger, message, exc).",
     )
     instance_id: str = Field(
         default="", description="Name of this replica in logs and leases (default: host-pid)."

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from roomcast import devstate
 from roomcast.config import DEFAULT_DATA_DIR
 from roomcast.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis, EmbeddedServer
+from roomcast.logs import strip_ansi
 from roomcast.processes import child_options, port_free, stop_leftovers, stop_process
 from roomcast.restarts import CrashHistory, RestartPolicy
 
@@ -56,9 +57,15 @@ class _Interrupted(Exception):
 
 
 def say(text: str, name: str = "dev", stream: IO[str] | None = None) -> None:
-    """Print one line prefixed with its source, safe from several threads."""
+    """Print one line prefixed with its source, safe from several threads.
+
+    Escape sequences (colours) are dropped unless the output is a terminal.
+    """
+    out = stream or sys.stdout
     with _print_lock, contextlib.suppress(BrokenPipeError, ValueError):
-        print(f"{name:<11}| {text}", file=stream or sys.stdout, flush=True)
+        if not out.isatty():
+            text = strip_ansi(text)
+        print(f"{name:<11}| {text}", file=out, flush=True)
 
 
 def _mask(url: str) -> str:
@@ -302,7 +309,7 @@ class Supervisor:
             say("JWT secret: from ROOMCAST_JWT_SECRET")
             return os.environ["ROOMCAST_JWT_SECRET"]
         secret = devstate.load_or_create_secret(self.data_dir)
-        say(f"JWT secret: {secret} (kept in {self.data_dir / devstate.SECRET_FILE})")
+        say(f"JWT secret: kept in {self.data_dir / devstate.SECRET_FILE} (never printed)")
         return secret
 
     def _migrate(self, database_url: str) -> None:

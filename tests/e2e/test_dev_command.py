@@ -161,6 +161,8 @@ async def test_dev_serves_a_direct_message_and_restarts_at_once_after_ctrl_c(
     running, url, data_dir = dev
     running.wait_for_line("Press Ctrl-C to stop.", timeout=90)
     assert any(line.rstrip().endswith(url) for line in running.lines), running.output()
+    assert "\x1b" not in running.output()
+    assert (data_dir / "jwt_secret").read_text().strip() not in running.output()
     running.note_descendants()
 
     tenant = unique("acme")
