@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from roomcast import devstate
+from roomcast.embedded import EmbeddedNats
 from tests.servers import ServiceProcess
 
 SECRET = "cli-test-secret-0123456789abcdef"
@@ -133,7 +134,11 @@ def test_token_without_any_secret_fails_clearly(tmp_path: Path) -> None:
     assert "ROOMCAST_JWT_SECRET" in done.stderr
 
 
-def test_tenant_show_fails_when_nothing_answers(nats_url: str, tmp_path: Path) -> None:
+def test_tenant_show_fails_when_nothing_answers(
+    embedded_nats: Callable[..., EmbeddedNats], tmp_path: Path
+) -> None:
+    # A private NATS: on a shared one, another rooms service may answer.
+    nats_url = embedded_nats().url
     started = time.monotonic()
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     done = roomcast("tenant", "show", tenant, "--nats-url", nats_url, data_dir=tmp_path)
