@@ -30,15 +30,12 @@ from typing import Any
 
 import yaml
 
+from roomcast import registry
+
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
-SETTINGS = {
-    "gateway": "services.gateway.settings:GatewaySettings",
-    "rooms": "services.rooms.settings:RoomsSettings",
-    "presence": "services.presence.settings:PresenceSettings",
-    "persistence": "services.persistence.settings:PersistenceSettings",
-    "migrate": "roomcast.config:CommonSettings",
-}
+SETTINGS = {s.name: s.settings for s in registry.SERVICES}
+SETTINGS["migrate"] = "roomcast.config:CommonSettings"
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 
 problems: list[str] = []
@@ -188,6 +185,22 @@ def check_restricted(where: str, pod: dict[str, Any]) -> None:
             fail(f"{at}: no memory limit")
 
 
+def check_readiness(
+    at: str, service: registry.Service, c: dict[str, Any], env: dict[str, str]
+) -> None:
+    """The readiness probe asks what the service offers (roomcast.registry)."""
+    probe = c.get("readinessProbe", {})
+    if service.ready_path is not None:
+        path = probe.get("httpGet", {}).get("path")
+        if path != service.ready_path:
+            fail(f"{at}: readinessProbe path {path!r}, {service.name} serves {service.ready_path}")
+        return
+    ready_file = env.get(registry.READY_FILE_ENV)
+    command = probe.get("exec", {}).get("command", [])
+    if not ready_file or command != ["test", "-f", ready_file]:
+        fail(f"{at}: readinessProbe {command} does not test ${registry.READY_FILE_ENV}")
+
+
 def check_build(name: str, objects: list[dict[str, Any]]) -> None:
     index = {(o["kind"], o["metadata"]["name"]): o for o in objects}
     has_secrets = any(kind == "Secret" for kind, _ in index)
@@ -227,6 +240,8 @@ def check_build(name: str, objects: list[dict[str, Any]]) -> None:
             command = next((cmd for cmd in SETTINGS if re.search(rf"\b{cmd}\b", args)), None)
             if c["image"].startswith("roomcast") and has_secrets and command:
                 check_settings(at, command, env)
+            if c["image"].startswith("roomcast") and command in registry.names():
+                check_readiness(at, registry.get(command), c, env)
     for (kind, svc_name), svc in index.items():
         if kind != "Service":
             continue

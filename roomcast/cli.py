@@ -27,11 +27,10 @@ from typing import Any, cast
 import jwt
 from pydantic import BaseModel
 
-from roomcast import devstate
+from roomcast import devstate, registry
 from roomcast.config import describe, env_value, load_settings
 from roomcast.restarts import DEFAULT_MAX_CRASHES, DEFAULT_WINDOW, RestartPolicy
 
-SERVICE_COMMANDS = ("gateway", "rooms", "presence", "persistence")
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 REQUEST_TIMEOUT = 5.0
 
@@ -136,7 +135,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_service(args: argparse.Namespace) -> int:
-    runpy.run_module(f"services.{args.command}", run_name="__main__", alter_sys=True)
+    runpy.run_module(registry.get(args.command).module, run_name="__main__", alter_sys=True)
     return 0
 
 
@@ -215,18 +214,9 @@ def _cmd_tenant(args: argparse.Namespace) -> int:
     return 0
 
 
-SETTINGS_CLASSES = {
-    "gateway": "services.gateway.settings:GatewaySettings",
-    "rooms": "services.rooms.settings:RoomsSettings",
-    "presence": "services.presence.settings:PresenceSettings",
-    "persistence": "services.persistence.settings:PersistenceSettings",
-}
-
-
 def _cmd_config(args: argparse.Namespace) -> int:
     """Print a service's effective settings (secrets masked) with their descriptions."""
-    module_name, class_name = SETTINGS_CLASSES[args.service].split(":")
-    settings_cls = getattr(importlib.import_module(module_name), class_name)
+    settings_cls = registry.get(args.service).settings_class()
     settings = load_settings(settings_cls)
     values = describe(settings)
     for name, field in settings_cls.model_fields.items():
@@ -291,12 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--database-url", help="SQLAlchemy URL (default: env, then dev)")
     migrate.set_defaults(handler=_cmd_migrate)
 
-    for name in SERVICE_COMMANDS:
+    for name in registry.names():
         service = sub.add_parser(name, help=f"run the {name} service (settings from env)")
         service.set_defaults(handler=_cmd_service)
 
     config = sub.add_parser("config", help="print a service's effective settings")
-    config.add_argument("service", choices=sorted(SETTINGS_CLASSES))
+    config.add_argument("service", choices=registry.names())
     config.set_defaults(handler=_cmd_config)
 
     tenant = sub.add_parser("tenant", help="tenant settings")

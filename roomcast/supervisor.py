@@ -32,14 +32,14 @@ from types import FrameType
 from typing import IO, cast
 from urllib.parse import urlsplit
 
-from roomcast import devstate
+from roomcast import devstate, registry
 from roomcast.config import DEFAULT_DATA_DIR
 from roomcast.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis, EmbeddedServer
 from roomcast.logs import strip_ansi
 from roomcast.processes import child_options, port_free, stop_leftovers, stop_process
+from roomcast.registry import READY_FILE_ENV
 from roomcast.restarts import CrashHistory, RestartPolicy
 
-SERVICES = ("rooms", "presence", "persistence")
 SERVERS: dict[str, tuple[str, type[EmbeddedServer]]] = {
     "nats_url": ("ROOMCAST_NATS_URL", EmbeddedNats),
     "database_url": ("ROOMCAST_DATABASE_URL", EmbeddedPostgres),
@@ -331,17 +331,20 @@ class Supervisor:
         base |= {env: self.urls[key] for key, (env, _) in SERVERS.items()}
         run_dir = self.data_dir / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
-        wanted: list[tuple[str, str, dict[str, str]]] = [(name, name, {}) for name in SERVICES]
-        for i in range(self.gateways):
-            port_env = {"ROOMCAST_PORT": str(self.port + i), "ROOMCAST_HOST": self.host}
-            wanted.append((f"gateway-{i + 1}", "gateway", port_env))
-        for name, service, extra in wanted:
-            module = f"services.{service}"
+        wanted: list[tuple[str, str, dict[str, str]]] = []
+        for service in registry.SERVICES:
+            if not service.listens:
+                wanted.append((service.name, service.module, {}))
+                continue
+            for i in range(self.gateways):
+                port_env = {"ROOMCAST_PORT": str(self.port + i), "ROOMCAST_HOST": self.host}
+                wanted.append((f"{service.name}-{i + 1}", service.module, port_env))
+        for name, module, extra in wanted:
             if not _has_main(module):
                 say(f"warning: {module} has no __main__ yet; not starting {name}")
                 continue
             ready = run_dir / f"{name}.ready"
-            env = {**base, **extra, "ROOMCAST_INSTANCE_ID": name, "ROOMCAST_READY_FILE": str(ready)}
+            env = {**base, **extra, "ROOMCAST_INSTANCE_ID": name, READY_FILE_ENV: str(ready)}
             part = Part(name, module, env, ready, self.policy)
             self.parts.append(part)
             part.launch()
