@@ -15,37 +15,33 @@ code 1. During start-up any failure stops everything at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import importlib.util
 import os
 import shlex
 import signal
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import IO, cast
+from typing import cast
 from urllib.parse import urlsplit
 
 from roomcast import devstate, registry
+from roomcast.children import Child, ServerChild, ServiceChild, say
 from roomcast.config import DEFAULT_DATA_DIR
 from roomcast.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis, EmbeddedServer
-from roomcast.logs import strip_ansi
-from roomcast.processes import child_options, port_free, stop_leftovers, stop_process
+from roomcast.processes import port_free, stop_leftovers, stop_process
 from roomcast.registry import READY_FILE_ENV
-from roomcast.restarts import CrashHistory, RestartPolicy
+from roomcast.restarts import RestartPolicy
 
 SERVERS: dict[str, tuple[str, type[EmbeddedServer]]] = {
     "nats_url": ("ROOMCAST_NATS_URL", EmbeddedNats),
     "database_url": ("ROOMCAST_DATABASE_URL", EmbeddedPostgres),
     "redis_url": ("ROOMCAST_REDIS_URL", EmbeddedRedis),
 }
-_print_lock = threading.Lock()
 
 
 class DevError(Exception):
@@ -56,134 +52,11 @@ class _Interrupted(Exception):
     pass
 
 
-def say(text: str, name: str = "dev", stream: IO[str] | None = None) -> None:
-    """Print one line prefixed with its source, safe from several threads.
-
-    Escape sequences (colours) are dropped unless the output is a terminal.
-    """
-    out = stream or sys.stdout
-    with _print_lock, contextlib.suppress(BrokenPipeError, ValueError):
-        if not out.isatty():
-            text = strip_ansi(text)
-        print(f"{name:<11}| {text}", file=out, flush=True)
-
-
 def _mask(url: str) -> str:
     parts = urlsplit(url)
     if parts.password:
         return url.replace(f":{parts.password}@", ":***@", 1)
     return url
-
-
-class Child:
-    """One supervised process: a service or an embedded server.
-
-    Subclasses say how to (re)start it and whether it is alive; the supervisor
-    keeps its crash history and when it is due to restart.
-    """
-
-    name: str
-    history: CrashHistory
-    restart_at: float | None = None
-    log_hint = "its output"
-
-    def exit_code(self) -> int | None:
-        """The exit code once the process has died, else None."""
-        raise NotImplementedError
-
-    def launch(self) -> None:
-        """Start the process (again)."""
-        raise NotImplementedError
-
-    def reap(self) -> None:
-        """Clean up after a process that died (its group, its output pump)."""
-
-    def pids(self) -> list[int]:
-        """The running process ids, for `dev.json`."""
-        return []
-
-
-class Part(Child):
-    """One service process and how to tell it is ready."""
-
-    def __init__(
-        self, name: str, module: str, env: dict[str, str], ready_file: Path, policy: RestartPolicy
-    ) -> None:
-        self.name = name
-        self.module = module
-        self.env = env
-        self.ready_file = ready_file
-        self.history = CrashHistory(policy)
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.pump: threading.Thread | None = None
-        self.restarted = False
-
-    def launch(self) -> None:
-        """Spawn `python -m <module>`, streaming its output with a name prefix."""
-        self.ready_file.unlink(missing_ok=True)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", self.module],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            **child_options(),
-        )
-        self.pump = threading.Thread(
-            target=self._pump, args=(self.proc.stdout,), name=f"pump-{self.name}", daemon=True
-        )
-        self.pump.start()
-
-    def _pump(self, stream: IO[bytes]) -> None:
-        for raw in iter(stream.readline, b""):
-            say(raw.decode(errors="replace").rstrip(), self.name)
-
-    def exit_code(self) -> int | None:
-        """The exit code once the process has died, else None."""
-        return self.proc.poll() if self.proc is not None else None
-
-    @property
-    def ready(self) -> bool:
-        """True once the service created its ready file."""
-        return self.ready_file.exists()
-
-    def reap(self) -> None:
-        """Kill what is left of the process group and flush its last output."""
-        if self.proc is not None:
-            stop_process(self.proc, signal.SIGKILL, 0.0)
-        if self.pump is not None:
-            self.pump.join(timeout=2.0)
-
-    def pids(self) -> list[int]:
-        """The service's pid while it runs."""
-        return [self.proc.pid] if self.proc is not None and self.proc.poll() is None else []
-
-
-class ServerChild(Child):
-    """An embedded server: restarts on the same port and data directory."""
-
-    def __init__(self, server: EmbeddedServer, policy: RestartPolicy) -> None:
-        self.server = server
-        self.name = server.name
-        self.log_hint = str(server.log_path)
-        self.history = CrashHistory(policy)
-
-    def exit_code(self) -> int | None:
-        """The exit code once the server has died, else None."""
-        return self.server.exit_code
-
-    def launch(self) -> None:
-        """Start the server and wait until it serves (raises if it does not)."""
-        self.server.start()
-
-    def reap(self) -> None:
-        """Kill what is left of the server's process group."""
-        self.server.stop(timeout=0.0)
-
-    def pids(self) -> list[int]:
-        """The server's pid while it runs."""
-        pid = self.server.pid
-        return [pid] if pid is not None and self.server.running else []
 
 
 class Supervisor:
@@ -212,7 +85,7 @@ class Supervisor:
         self.policy = policy or RestartPolicy()
         self.host = os.environ.get("ROOMCAST_HOST", "127.0.0.1")
         self.servers: list[ServerChild] = []
-        self.parts: list[Part] = []
+        self.services: list[ServiceChild] = []
         self.urls: dict[str, str] = {}
         self.state: devstate.DevState | None = None
         self._signal: int | None = None
@@ -345,9 +218,9 @@ class Supervisor:
                 continue
             ready = run_dir / f"{name}.ready"
             env = {**base, **extra, "ROOMCAST_INSTANCE_ID": name, READY_FILE_ENV: str(ready)}
-            part = Part(name, module, env, ready, self.policy)
-            self.parts.append(part)
-            part.launch()
+            child = ServiceChild(name, module, env, ready, self.policy)
+            self.services.append(child)
+            child.launch()
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.ready_timeout
@@ -360,7 +233,7 @@ class Supervisor:
                         f"{child.name} exited with code {code} before it was ready; "
                         f"see {child.log_hint}"
                     )
-            waiting = [p.name for p in self.parts if not p.ready]
+            waiting = [p.name for p in self.services if not p.ready]
             if not waiting:
                 return
             if time.monotonic() >= deadline:
@@ -369,7 +242,7 @@ class Supervisor:
             time.sleep(0.05)
 
     def _children(self) -> list[Child]:
-        return [*self.servers, *self.parts]
+        return [*self.servers, *self.services]
 
     def _record(self) -> None:
         """Write `dev.json` with the current process ids."""
@@ -411,7 +284,7 @@ class Supervisor:
         code = child.exit_code()
         if code is not None:
             self._crashed(child, f"exited with code {code}", now)
-        elif isinstance(child, Part) and child.restarted and child.ready:
+        elif isinstance(child, ServiceChild) and child.restarted and child.ready:
             child.restarted = False
             say(f"{child.name} is ready again")
             self._record()
@@ -438,28 +311,28 @@ class Supervisor:
             say(f"{child.name} is back at {child.server.url}")
             self._record()
         else:
-            assert isinstance(child, Part)
+            assert isinstance(child, ServiceChild)
             child.restarted = True
             say(f"{child.name} restarted (pid {child.proc.pid if child.proc else '?'})")
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop services (SIGTERM, then SIGKILL after `timeout`), then servers."""
-        parts, self.parts = list(reversed(self.parts)), []
-        for part in parts:
-            if part.proc is not None and part.proc.poll() is None:
-                part.proc.send_signal(signal.SIGTERM)
+        services, self.services = list(reversed(self.services)), []
+        for service in services:
+            if service.proc is not None and service.proc.poll() is None:
+                service.proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for part in parts:
-            if part.proc is not None:
-                stop_process(part.proc, signal.SIGTERM, max(0.0, deadline - time.monotonic()))
-        for part in parts:
-            if part.pump is not None:
-                part.pump.join(timeout=2.0)
+        for service in services:
+            if service.proc is not None:
+                stop_process(service.proc, signal.SIGTERM, max(0.0, deadline - time.monotonic()))
+        for service in services:
+            if service.pump is not None:
+                service.pump.join(timeout=2.0)
         servers, self.servers = list(reversed(self.servers)), []
         for child in servers:
             child.server.stop()
         devstate.remove(self.data_dir)
-        if parts or servers:
+        if services or servers:
             say("stopped")
 
 
