@@ -314,6 +314,7 @@ class Supervisor:
             assert isinstance(child, ServiceChild)
             child.restarted = True
             say(f"{child.name} restarted (pid {child.proc.pid if child.proc else '?'})")
+            self._record()
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop services (SIGTERM, then SIGKILL after `timeout`), then servers."""
