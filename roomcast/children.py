@@ -8,13 +8,17 @@ line with the service's name as a prefix (`say`).
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import signal
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from roomcast import logs
 from roomcast.embedded import EmbeddedServer
 from roomcast.logs import strip_ansi
 from roomcast.processes import child_options, stop_process
@@ -26,13 +30,29 @@ _print_lock = threading.Lock()
 def say(text: str, name: str = "dev", stream: IO[str] | None = None) -> None:
     """Print one line prefixed with its source, safe from several threads.
 
-    Escape sequences (colours) are dropped unless the output is a terminal.
+    Escape sequences (colours) are dropped unless the output is a terminal. With
+    `ROOMCAST_LOG_FORMAT=json` every line is a JSON object instead: a service's
+    own JSON lines pass through as they are, other lines are wrapped with the
+    service's name.
     """
     out = stream or sys.stdout
+    if not out.isatty():
+        text = strip_ansi(text)
+    if os.environ.get(logs.FORMAT_ENV, "").lower() == "json":
+        level = "ERROR" if out is sys.stderr else "INFO"
+        text = text if text.startswith("{") else _json_line(name, level, text)
+    else:
+        text = f"{name:<11}| {text}"
     with _print_lock, contextlib.suppress(BrokenPipeError, ValueError):
-        if not out.isatty():
-            text = strip_ansi(text)
-        print(f"{name:<11}| {text}", file=out, flush=True)
+        print(text, file=out, flush=True)
+
+
+def _json_line(name: str, level: str, text: str) -> str:
+    """A line that is not JSON, as a log object: the supervisor's, or a service's raw output."""
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    logger = "roomcast.supervisor" if name == "dev" else "output"
+    record = {"ts": now, "level": level, "service": name, "logger": logger, "message": text}
+    return json.dumps(record, ensure_ascii=False)
 
 
 class Child:

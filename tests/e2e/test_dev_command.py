@@ -288,9 +288,12 @@ def test_dev_copes_with_a_killed_supervisor_and_gives_up_on_repeated_crashes(
         assert done.returncode == 1
         assert "no running roomcast dev" in done.stderr, done.stderr
 
-        running = DevProcess(port, data_dir, "--max-crashes", "1")
+        json_logs = {"ROOMCAST_LOG_FORMAT": "json"}
+        running = DevProcess(port, data_dir, "--max-crashes", "1", env=json_logs)
         try:
             running.wait_for_line("Press Ctrl-C to stop.", timeout=90)
+            services = {json.loads(line)["service"] for line in running.lines}
+            assert {"dev", "rooms", "gateway"} <= services, services
             assert "the previous roomcast dev" in running.output()
             assert wait_all_gone(killed.seen, timeout=1) == []
             running.note_descendants()
