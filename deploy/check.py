@@ -32,18 +32,19 @@ from typing import Any
 
 import yaml
 
+from roomcast import registry
+
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
-SETTINGS = {
-    "gateway": "services.gateway.settings:GatewaySettings",
-    "rooms": "services.rooms.settings:RoomsSettings",
-    "presence": "services.presence.settings:PresenceSettings",
-    "persistence": "services.persistence.settings:PersistenceSettings",
-    "migrate": "roomcast.config:CommonSettings",
-}
-SERVICES = ("gateway", "rooms", "presence", "persistence")
+SETTINGS = {s.name: s.settings for s in registry.SERVICES}
+SETTINGS["migrate"] = "roomcast.config:CommonSettings"
+SERVICES = registry.names()
 """Long-running processes: each serves /healthz, /readyz and /metrics."""
-PROBE_PATHS = {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}
+PROBE_PATHS = {
+    "startupProbe": registry.LIVE_PATH,
+    "livenessProbe": registry.LIVE_PATH,
+    "readinessProbe": registry.READY_PATH,
+}
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 
 problems: list[str] = []

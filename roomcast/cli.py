@@ -16,22 +16,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import json
 import os
 import runpy
+import shlex
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import jwt
 from pydantic import BaseModel
 
-from roomcast import devstate
-from roomcast.config import describe, load_settings
+from roomcast import devstate, registry
+from roomcast.config import describe, env_value, load_settings
+from roomcast.restarts import DEFAULT_MAX_CRASHES, DEFAULT_WINDOW, RestartPolicy
 
-SERVICE_COMMANDS = ("gateway", "rooms", "presence", "persistence")
-DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 REQUEST_TIMEOUT = 5.0
 
@@ -97,7 +97,10 @@ def _cmd_dev(args: argparse.Namespace) -> int:
 
     if args.gateways < 1:
         raise CommandError("--gateways must be at least 1")
-    return supervisor.run(args.dir, port=args.port, gateways=args.gateways)
+    if args.max_crashes < 1 or args.crash_window <= 0:
+        raise CommandError("--max-crashes must be at least 1 and --crash-window positive")
+    policy = RestartPolicy(max_crashes=args.max_crashes, window=args.crash_window)
+    return supervisor.run(args.dir, port=args.port, gateways=args.gateways, policy=policy)
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
@@ -133,7 +136,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_service(args: argparse.Namespace) -> int:
-    runpy.run_module(f"services.{args.command}", run_name="__main__", alter_sys=True)
+    runpy.run_module(registry.get(args.command).module, run_name="__main__", alter_sys=True)
     return 0
 
 
@@ -172,18 +175,25 @@ async def _request(url: str, subject: str, payload: BaseModel) -> bytes:
     return data
 
 
+def _no_system(directory: Path) -> str:
+    """Why no system was found, and how to point at one."""
+    stale = devstate.load(directory)
+    why = f"no running roomcast dev found in {directory}"
+    if stale is not None:
+        why += f" (its dev.json is stale: supervisor pid {stale.pid} is gone)"
+    return (
+        f"{why}; start one with `roomcast dev`, pass --data-dir for another one, "
+        "or point at a system with --nats-url or ROOMCAST_NATS_URL"
+    )
+
+
 def _cmd_tenant(args: argparse.Namespace) -> int:
     from contracts import subjects
     from contracts.tenants import GetTenantSettings, SetTenantSettings, TenantSettingsReply
 
-    url = devstate.resolve(
-        "ROOMCAST_NATS_URL",
-        "nats_url",
-        flag=args.nats_url,
-        default=DEFAULT_NATS_URL,
-        directory=args.dir,
-    )
-    assert url is not None
+    url = devstate.resolve("ROOMCAST_NATS_URL", "nats_url", flag=args.nats_url, directory=args.dir)
+    if url is None:
+        raise CommandError(_no_system(args.dir))
     request: BaseModel
     if args.tenant_command == "set":
         values = {}
@@ -205,23 +215,15 @@ def _cmd_tenant(args: argparse.Namespace) -> int:
     return 0
 
 
-SETTINGS_CLASSES = {
-    "gateway": "services.gateway.settings:GatewaySettings",
-    "rooms": "services.rooms.settings:RoomsSettings",
-    "presence": "services.presence.settings:PresenceSettings",
-    "persistence": "services.persistence.settings:PersistenceSettings",
-}
-
-
 def _cmd_config(args: argparse.Namespace) -> int:
     """Print a service's effective settings (secrets masked) with their descriptions."""
-    module_name, class_name = SETTINGS_CLASSES[args.service].split(":")
-    settings_cls = getattr(importlib.import_module(module_name), class_name)
+    settings_cls = registry.get(args.service).settings_class()
     settings = load_settings(settings_cls)
     values = describe(settings)
     for name, field in settings_cls.model_fields.items():
         key = f"ROOMCAST_{name.upper()}"
-        print(f"{key}={json.dumps(values[key])}")
+        text = env_value(values[key])
+        print(f"# {key} is not set" if text is None else f"{key}={shlex.quote(text)}")
         if field.description:
             print(f"    # {field.description}")
     return 0
@@ -238,9 +240,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="roomcast", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    dev = sub.add_parser("dev", parents=[common], help="run everything locally")
+    dev = sub.add_parser(
+        "dev",
+        parents=[common],
+        help="run everything locally",
+        description=(
+            "Run embedded NATS, PostgreSQL and Redis (unless ROOMCAST_*_URL names them) "
+            "and every service. A service or server that dies is restarted after a "
+            "back-off (0.5 s, doubling, at most 8 s) while the rest keep serving; when "
+            "one crashes --max-crashes times within --crash-window seconds (default: 5 "
+            "within 60 s), everything is stopped and the exit code is 1. Ctrl-C or "
+            "SIGTERM stops everything and exits 0."
+        ),
+    )
     dev.add_argument("--port", type=int, default=8000, help="first gateway port (8000)")
     dev.add_argument("--gateways", type=int, default=1, help="gateway processes (1)")
+    dev.add_argument(
+        "--max-crashes",
+        type=int,
+        default=DEFAULT_MAX_CRASHES,
+        help=f"crashes of one part within --crash-window that end it ({DEFAULT_MAX_CRASHES})",
+    )
+    dev.add_argument(
+        "--crash-window",
+        type=float,
+        default=DEFAULT_WINDOW,
+        help=f"seconds over which crashes are counted ({DEFAULT_WINDOW:g})",
+    )
     dev.set_defaults(handler=_cmd_dev)
 
     token = sub.add_parser("token", parents=[common], help="print a development JWT")
@@ -256,12 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--database-url", help="SQLAlchemy URL (default: env, then dev)")
     migrate.set_defaults(handler=_cmd_migrate)
 
-    for name in SERVICE_COMMANDS:
+    for name in registry.names():
         service = sub.add_parser(name, help=f"run the {name} service (settings from env)")
         service.set_defaults(handler=_cmd_service)
 
     config = sub.add_parser("config", help="print a service's effective settings")
-    config.add_argument("service", choices=sorted(SETTINGS_CLASSES))
+    config.add_argument("service", choices=registry.names())
     config.set_defaults(handler=_cmd_config)
 
     docs = sub.add_parser("docs", help="regenerate docs/asyncapi.json and docs/schema/")
@@ -289,10 +315,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.dir = devstate.data_dir(getattr(args, "data_dir", None))
     handler = cast(Callable[[argparse.Namespace], int], args.handler)
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()
     except CommandError as exc:
         print(f"roomcast: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`roomcast config rooms | head -1`): not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    return code
 
 
 if __name__ == "__main__":

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BeforeValidator, Field, ValidationError
+from pydantic import BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "ROOMCAST_"
 DEFAULT_DATA_DIR = Path(".roomcast")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SECRET_FIELDS = frozenset({"jwt_secret", "database_url", "redis_url", "nats_url"})
 
 
@@ -50,7 +51,14 @@ class CommonSettings(BaseSettings):
     data_dir: Path = Field(
         default=DEFAULT_DATA_DIR, description="Directory for `roomcast dev` state and data."
     )
-    log_level: str = Field(default="INFO", description="Python logging level.")
+    log_level: str = Field(
+        default="INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines: `text` (time service LEVEL logger: message) or `json` "
+        "(one object per line: ts, level, service, logger, message, exc).",
+    )
     instance_id: str = Field(
         default="", description="Name of this replica in logs and leases (default: host-pid)."
     )
@@ -66,6 +74,14 @@ class CommonSettings(BaseSettings):
         description="Port of the health and metrics listener; 0 = a free port, written into "
         "the ready file as `health_port` (9100 in the image's deployments).",
     )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}, got {value!r}")
+        return level
 
 
 S = TypeVar("S", bound=BaseSettings)
@@ -93,9 +109,31 @@ def describe(settings: BaseSettings) -> dict[str, object]:
         if name in SECRET_FIELDS and value:
             text = str(value)
             out[key] = _mask_url(text) if "://" in text else "***"
+        elif isinstance(value, (int, float, bool, type(None))):
+            out[key] = value
+        elif isinstance(value, (list, tuple)):
+            out[key] = [str(item) for item in value]
         else:
-            out[key] = value if isinstance(value, (int, float, bool, type(None))) else str(value)
+            out[key] = str(value)
     return out
+
+
+def env_value(value: object) -> str | None:
+    """`value` written the way the settings parser reads it back, or None when unset.
+
+    Booleans are `true`/`false`; lists are comma-separated (a JSON array when an item
+    holds a comma); everything else is its text.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        items = [str(item) for item in value]
+        if any("," in item or item != item.strip() for item in items):
+            return json.dumps(items)
+        return ",".join(items)
+    return str(value)
 
 
 def _mask_url(url: str) -> str:

@@ -1,8 +1,9 @@
 """The state file of a running `roomcast dev`, so commands in another terminal find it.
 
 `roomcast dev` writes `<data_dir>/dev.json` (mode 0600: it holds the JWT secret)
-once everything is ready and removes it when it stops. A file whose supervisor
-process is gone is ignored.
+once everything is ready, rewrites it when it restarts a part, and removes it when
+it stops. A file whose supervisor process is gone (`kill -9`) is stale: commands
+ignore it, and the next `roomcast dev` waits for the processes it lists to exit.
 """
 
 from __future__ import annotations
@@ -33,6 +34,17 @@ class DevState:
     jwt_secret: str
     data_dir: str
     gateways: list[str] = field(default_factory=list)
+    started: float = 0.0
+    children: list[tuple[int, float]] = field(default_factory=list)
+    """(pid, start time) of every server and service process."""
+
+
+def process_started(pid: int) -> float:
+    """The start time of process `pid` (0.0 if it does not run)."""
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return 0.0
 
 
 def data_dir(flag: str | Path | None = None) -> Path:
@@ -65,11 +77,34 @@ def write(directory: Path, state: DevState) -> Path:
     return path
 
 
-def _alive(pid: int) -> bool:
+def same_process(pid: int, started: float) -> bool:
+    """True if `pid` runs (not a zombie) and, when `started` is known, started then.
+
+    The start time guards against a pid reused by an unrelated process.
+    """
     try:
-        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return not started or abs(proc.create_time() - started) < 1.0
     except psutil.Error:
         return False
+
+
+def load(directory: Path | None = None) -> DevState | None:
+    """The contents of `dev.json`, whether or not its supervisor still runs."""
+    path = (directory or data_dir()) / STATE_FILE
+    try:
+        raw = json.loads(path.read_text())
+        raw["children"] = [(int(pid), float(t)) for pid, t in raw.get("children", [])]
+        return DevState(**raw)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+
+
+def is_running(state: DevState) -> bool:
+    """True while the supervisor that wrote `state` runs."""
+    return same_process(state.pid, state.started)
 
 
 def read(directory: Path | None = None) -> DevState | None:
@@ -82,12 +117,8 @@ def read(directory: Path | None = None) -> DevState | None:
         The state, or None when there is no file, it is unreadable, or its
         supervisor process no longer runs.
     """
-    path = (directory or data_dir()) / STATE_FILE
-    try:
-        state = DevState(**json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-    return state if _alive(state.pid) else None
+    state = load(directory)
+    return state if state is not None and is_running(state) else None
 
 
 def remove(directory: Path, pid: int | None = None) -> None:

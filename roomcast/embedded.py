@@ -87,6 +87,11 @@ class EmbeddedServer(ABC):
         """True while the server process is alive."""
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def exit_code(self) -> int | None:
+        """The exit code of a server process that died (negative: killed by a signal)."""
+        return self._proc.poll() if self._proc is not None else None
+
     def start(self, timeout: float = 30.0) -> str:
         """Start the server (no-op when running) and wait until it serves clients.
 

@@ -212,3 +212,28 @@ def is_gone(pid: int) -> bool:
         return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
+
+
+def stop_leftovers(children: list[tuple[int, float]], timeout: float) -> list[int]:
+    """Wait for processes left by a dead owner to exit, SIGKILLing them after `timeout`.
+
+    Args:
+        children: (pid, start time) pairs; a pid now held by a process started at
+            another time is someone else's and is left alone.
+        timeout: Seconds to let them finish their own shutdown.
+
+    Returns:
+        The pids that were still running when this was called.
+    """
+    procs = []
+    for pid, started in children:
+        with contextlib.suppress(psutil.Error):
+            proc = psutil.Process(pid)
+            if abs(proc.create_time() - started) < 1.0 and proc.status() != psutil.STATUS_ZOMBIE:
+                procs.append(proc)
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=5.0)
+    return [proc.pid for proc in procs]

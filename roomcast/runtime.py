@@ -15,6 +15,8 @@ from typing import Any
 import nats
 from nats.aio.client import Client as NATS
 
+from roomcast import logs
+
 log = logging.getLogger(__name__)
 
 READY_FILE_ENV = "ROOMCAST_READY_FILE"
@@ -22,11 +24,12 @@ GC_GEN0_THRESHOLD = 20_000
 
 
 def setup_logging(level: str, name: str) -> None:
-    """Plain, greppable log lines with the service name."""
-    logging.basicConfig(
-        level=level.upper(),
-        format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s",
-    )
+    """One line format for every logger, `$ROOMCAST_LOG_FORMAT` (text or json), masked.
+
+    See `roomcast.logs`: libraries' coloured handlers are replaced, escape codes
+    are stripped off a non-terminal stdout, tokens and secrets are masked.
+    """
+    logs.configure(level, name)
 
 
 def instance_name(configured: str, service: str) -> str:

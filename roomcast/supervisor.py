@@ -4,55 +4,52 @@ NATS, PostgreSQL and Redis come from `ROOMCAST_NATS_URL` / `ROOMCAST_DATABASE_UR
 / `ROOMCAST_REDIS_URL`, or else run embedded (`roomcast.embedded`) with their
 data under the data directory. Services print to this terminal, each line
 prefixed with the service's name; embedded servers log to `<data_dir>/<server>/`.
-Ctrl-C or SIGTERM stops the services, then the servers, and exits 0; a service
-that dies stops everything with exit code 1.
+Ctrl-C or SIGTERM stops the services, then the servers, and exits 0.
+
+Once everything is ready, a service or embedded server that dies is restarted
+(same port, same data directory) after a back-off, while the rest keep serving;
+one that crashes too often (`roomcast.restarts`) stops everything with exit
+code 1. During start-up any failure stops everything at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import importlib.util
 import os
+import shlex
 import signal
-import socket
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import IO, cast
+from typing import cast
 from urllib.parse import urlsplit
 
-from roomcast import devstate
+from roomcast import devstate, registry
+from roomcast.children import Child, ServerChild, ServiceChild, say
+from roomcast.config import DEFAULT_DATA_DIR
 from roomcast.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis, EmbeddedServer
-from roomcast.processes import child_options, stop_process
+from roomcast.processes import port_free, stop_leftovers, stop_process
+from roomcast.registry import READY_FILE_ENV
+from roomcast.restarts import RestartPolicy
 
-SERVICES = ("rooms", "presence", "persistence")
 SERVERS: dict[str, tuple[str, type[EmbeddedServer]]] = {
     "nats_url": ("ROOMCAST_NATS_URL", EmbeddedNats),
     "database_url": ("ROOMCAST_DATABASE_URL", EmbeddedPostgres),
     "redis_url": ("ROOMCAST_REDIS_URL", EmbeddedRedis),
 }
-_print_lock = threading.Lock()
 
 
-class StartupError(Exception):
-    """Something `roomcast dev` needs did not come up; the message names it."""
+class DevError(Exception):
+    """Something `roomcast dev` needs did not come up or keeps crashing; names it."""
 
 
 class _Interrupted(Exception):
     pass
-
-
-def say(text: str, name: str = "dev", stream: IO[str] | None = None) -> None:
-    """Print one line prefixed with its source, safe from several threads."""
-    with _print_lock, contextlib.suppress(BrokenPipeError, ValueError):
-        print(f"{name:<11}| {text}", file=stream or sys.stdout, flush=True)
 
 
 def _mask(url: str) -> str:
@@ -62,59 +59,35 @@ def _mask(url: str) -> str:
     return url
 
 
-@dataclass
-class Part:
-    """One service process and how to tell it is ready."""
-
-    name: str
-    module: str
-    env: dict[str, str]
-    ready_file: Path
-    proc: subprocess.Popen[bytes] | None = None
-    pump: threading.Thread | None = field(default=None, repr=False)
-
-    def start(self) -> None:
-        """Spawn `python -m <module>`, streaming its output with a name prefix."""
-        self.ready_file.unlink(missing_ok=True)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", self.module],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            **child_options(),
-        )
-        self.pump = threading.Thread(
-            target=self._pump, args=(self.proc.stdout,), name=f"pump-{self.name}", daemon=True
-        )
-        self.pump.start()
-
-    def _pump(self, stream: IO[bytes]) -> None:
-        for raw in iter(stream.readline, b""):
-            say(raw.decode(errors="replace").rstrip(), self.name)
-
-
 class Supervisor:
-    """Starts, watches and stops everything `roomcast dev` runs.
+    """Starts, watches, restarts and stops everything `roomcast dev` runs.
 
     Args:
         data_dir: Where embedded data, ready files, the JWT secret and `dev.json` live.
         port: Port of the first gateway; the others use the next ones.
         gateways: How many gateway processes to run.
         ready_timeout: Seconds every service gets to become ready.
+        policy: When a part that keeps crashing makes `roomcast dev` give up.
     """
 
     def __init__(
-        self, data_dir: Path, port: int = 8000, gateways: int = 1, ready_timeout: float = 30.0
+        self,
+        data_dir: Path,
+        port: int = 8000,
+        gateways: int = 1,
+        ready_timeout: float = 30.0,
+        policy: RestartPolicy | None = None,
     ) -> None:
         self.data_dir = data_dir.absolute()
         self.port = port
         self.gateways = gateways
         self.ready_timeout = ready_timeout
+        self.policy = policy or RestartPolicy()
         self.host = os.environ.get("ROOMCAST_HOST", "127.0.0.1")
-        self.servers: list[EmbeddedServer] = []
-        self.parts: list[Part] = []
+        self.servers: list[ServerChild] = []
+        self.services: list[ServiceChild] = []
         self.urls: dict[str, str] = {}
+        self.state: devstate.DevState | None = None
         self._signal: int | None = None
 
     def run(self) -> int:
@@ -124,7 +97,7 @@ class Supervisor:
             return self._start_and_watch()
         except _Interrupted:
             return 0
-        except StartupError as exc:
+        except DevError as exc:
             say(f"error: {exc}", stream=sys.stderr)
             return 1
         finally:
@@ -144,9 +117,7 @@ class Supervisor:
             raise _Interrupted
 
     def _start_and_watch(self) -> int:
-        running = devstate.read(self.data_dir)
-        if running is not None:
-            raise StartupError(f"roomcast dev already runs on {self.data_dir} (pid {running.pid})")
+        self._clear_previous_run()
         self._check_ports()
         for key, (env, server_cls) in SERVERS.items():
             self.urls[key] = self._server_url(key, env, server_cls)
@@ -157,7 +128,7 @@ class Supervisor:
         self._spawn(secret)
         self._wait_ready()
         gateway_urls = [f"http://{self.host}:{self.port + i}" for i in range(self.gateways)]
-        state = devstate.DevState(
+        self.state = devstate.DevState(
             pid=os.getpid(),
             nats_url=self.urls["nats_url"],
             database_url=self.urls["database_url"],
@@ -165,33 +136,43 @@ class Supervisor:
             jwt_secret=secret,
             data_dir=str(self.data_dir),
             gateways=gateway_urls,
+            started=devstate.process_started(os.getpid()),
         )
-        devstate.write(self.data_dir, state)
-        self._banner(state)
+        self._record()
+        self._banner(self.state)
         return self._watch()
+
+    def _clear_previous_run(self) -> None:
+        """Refuse a live `roomcast dev` on this directory; outwait a killed one's children."""
+        previous = devstate.load(self.data_dir)
+        if previous is None:
+            return
+        if devstate.is_running(previous):
+            raise DevError(f"roomcast dev already runs on {self.data_dir} (pid {previous.pid})")
+        say(f"the previous roomcast dev (pid {previous.pid}) was killed; clearing what it left")
+        left = stop_leftovers(previous.children, timeout=10.0)
+        if left:
+            say(f"stopped {len(left)} process(es) it left running")
+        (self.data_dir / devstate.STATE_FILE).unlink(missing_ok=True)
 
     def _check_ports(self) -> None:
         for port in range(self.port, self.port + self.gateways):
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-                try:
-                    sock.bind((self.host, port))
-                except OSError as exc:
-                    raise StartupError(
-                        f"gateway port {self.host}:{port} is not free ({exc.strerror}); "
-                        "choose another with --port"
-                    ) from None
+            if not port_free(port, self.host):
+                raise DevError(
+                    f"gateway port {self.host}:{port} is not free; choose another with --port"
+                )
 
     def _server_url(self, key: str, env: str, server_cls: type[EmbeddedServer]) -> str:
         if os.environ.get(env):
             say(f"{server_cls.name}: {_mask(os.environ[env])} (from {env})")
             return os.environ[env]
         server = server_cls(self.data_dir / server_cls.name)
-        self.servers.append(server)
+        self.servers.append(ServerChild(server, self.policy))
         started = time.monotonic()
         try:
             url = server.start()
         except Exception as exc:
-            raise StartupError(f"embedded {server_cls.name} did not start: {exc}") from exc
+            raise DevError(f"embedded {server_cls.name} did not start: {exc}") from exc
         took = time.monotonic() - started
         say(f"{server_cls.name}: embedded at {url} ({took:.2f} s, log {server.log_path})")
         return url
@@ -201,7 +182,7 @@ class Supervisor:
             say("JWT secret: from ROOMCAST_JWT_SECRET")
             return os.environ["ROOMCAST_JWT_SECRET"]
         secret = devstate.load_or_create_secret(self.data_dir)
-        say(f"JWT secret: {secret} (kept in {self.data_dir / devstate.SECRET_FILE})")
+        say(f"JWT secret: kept in {self.data_dir / devstate.SECRET_FILE} (never printed)")
         return secret
 
     def _migrate(self, database_url: str) -> None:
@@ -214,7 +195,7 @@ class Supervisor:
         try:
             asyncio.run(asyncio.wait_for(upgrade(database_url), timeout=120))
         except Exception as exc:
-            raise StartupError(f"migrations failed on {_mask(database_url)}: {exc!r}") from exc
+            raise DevError(f"migrations failed on {_mask(database_url)}: {exc!r}") from exc
         say("database migrations applied")
 
     def _spawn(self, secret: str) -> None:
@@ -223,78 +204,136 @@ class Supervisor:
         base |= {env: self.urls[key] for key, (env, _) in SERVERS.items()}
         run_dir = self.data_dir / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
-        wanted: list[tuple[str, str, dict[str, str]]] = [(name, name, {}) for name in SERVICES]
-        for i in range(self.gateways):
-            port_env = {"ROOMCAST_PORT": str(self.port + i), "ROOMCAST_HOST": self.host}
-            wanted.append((f"gateway-{i + 1}", "gateway", port_env))
-        for name, service, extra in wanted:
-            module = f"services.{service}"
+        wanted: list[tuple[str, str, dict[str, str]]] = []
+        for service in registry.SERVICES:
+            if not service.listens:
+                wanted.append((service.name, service.module, {}))
+                continue
+            for i in range(self.gateways):
+                port_env = {"ROOMCAST_PORT": str(self.port + i), "ROOMCAST_HOST": self.host}
+                wanted.append((f"{service.name}-{i + 1}", service.module, port_env))
+        for name, module, extra in wanted:
             if not _has_main(module):
                 say(f"warning: {module} has no __main__ yet; not starting {name}")
                 continue
             ready = run_dir / f"{name}.ready"
-            env = {**base, **extra, "ROOMCAST_INSTANCE_ID": name, "ROOMCAST_READY_FILE": str(ready)}
-            part = Part(name=name, module=module, env=env, ready_file=ready)
-            self.parts.append(part)
-            part.start()
+            env = {**base, **extra, "ROOMCAST_INSTANCE_ID": name, READY_FILE_ENV: str(ready)}
+            child = ServiceChild(name, module, env, ready, self.policy)
+            self.services.append(child)
+            child.launch()
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.ready_timeout
         while True:
             self._check_stop()
-            self._check_alive(before_ready=True)
-            waiting = [p.name for p in self.parts if not p.ready_file.exists()]
+            for child in self._children():
+                code = child.exit_code()
+                if code is not None:
+                    raise DevError(
+                        f"{child.name} exited with code {code} before it was ready; "
+                        f"see {child.log_hint}"
+                    )
+            waiting = [p.name for p in self.services if not p.ready]
             if not waiting:
                 return
             if time.monotonic() >= deadline:
                 late = ", ".join(waiting)
-                raise StartupError(f"not ready after {self.ready_timeout:.0f} s: {late}")
+                raise DevError(f"not ready after {self.ready_timeout:.0f} s: {late}")
             time.sleep(0.05)
 
-    def _check_alive(self, before_ready: bool = False) -> None:
-        when = " before it was ready" if before_ready else ""
-        for part in self.parts:
-            code = part.proc.poll() if part.proc is not None else None
-            if code is not None:
-                raise StartupError(f"{part.name} exited with code {code}{when}; see its output")
-        for server in self.servers:
-            if not server.running:
-                raise StartupError(f"embedded {server.name} died; see {server.log_path}")
+    def _children(self) -> list[Child]:
+        return [*self.servers, *self.services]
+
+    def _record(self) -> None:
+        """Write `dev.json` with the current process ids."""
+        if self.state is None:
+            return
+        children = [
+            (pid, devstate.process_started(pid)) for c in self._children() for pid in c.pids()
+        ]
+        self.state = replace(self.state, children=children)
+        devstate.write(self.data_dir, self.state)
 
     def _banner(self, state: devstate.DevState) -> None:
+        token = f"{_cli()} token --user alice --tenant acme --role member"
+        if self.data_dir != devstate.data_dir(DEFAULT_DATA_DIR):
+            token += f" --data-dir {shlex.quote(_relative(self.data_dir))}"
         lines = [f"roomcast dev is running (supervisor pid {state.pid})"]
         lines += [f"  gateway    {url}" for url in state.gateways]
         lines += [f"  NATS       {state.nats_url}", f"  data       {state.data_dir}"]
-        lines += [f"  token      {_cli()} token --user alice --tenant acme --role member"]
+        lines += [f"  token      {token}"]
+        lines += [f"A part that dies is restarted; {self.policy.describe()} stop everything."]
         lines += ["Press Ctrl-C to stop."]
         for line in lines:
             say(line)
 
     def _watch(self) -> int:
         while self._signal is None:
-            self._check_alive()
+            for child in self._children():
+                self._tend(child, time.monotonic())
             time.sleep(0.1)
         say(f"received {signal.Signals(self._signal).name}, stopping")
         return 0
 
+    def _tend(self, child: Child, now: float) -> None:
+        """Notice a death, restart when the back-off is over, announce readiness."""
+        if child.restart_at is not None:
+            if now >= child.restart_at and self._signal is None:
+                self._restart(child)
+            return
+        code = child.exit_code()
+        if code is not None:
+            self._crashed(child, f"exited with code {code}", now)
+        elif isinstance(child, ServiceChild) and child.restarted and child.ready:
+            child.restarted = False
+            say(f"{child.name} is ready again")
+            self._record()
+
+    def _crashed(self, child: Child, what: str, now: float) -> None:
+        child.reap()
+        delay = child.history.record(now)
+        if delay is None:
+            raise DevError(f"{child.name} {what}: {self.policy.describe()}, giving up")
+        say(
+            f"{child.name} {what}; restarting in {delay:g} s "
+            f"(crash {child.history.recent}; giving up at {self.policy.describe()})"
+        )
+        child.restart_at = now + delay
+
+    def _restart(self, child: Child) -> None:
+        child.restart_at = None
+        try:
+            child.launch()
+        except Exception as exc:
+            self._crashed(child, f"did not restart ({exc})", time.monotonic())
+            return
+        if isinstance(child, ServerChild):
+            say(f"{child.name} is back at {child.server.url}")
+            self._record()
+        else:
+            assert isinstance(child, ServiceChild)
+            child.restarted = True
+            say(f"{child.name} restarted (pid {child.proc.pid if child.proc else '?'})")
+            self._record()
+
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop services (SIGTERM, then SIGKILL after `timeout`), then servers."""
-        parts, self.parts = list(reversed(self.parts)), []
-        for part in parts:
-            if part.proc is not None and part.proc.poll() is None:
-                part.proc.send_signal(signal.SIGTERM)
+        services, self.services = list(reversed(self.services)), []
+        for service in services:
+            if service.proc is not None and service.proc.poll() is None:
+                service.proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for part in parts:
-            if part.proc is not None:
-                stop_process(part.proc, signal.SIGTERM, max(0.0, deadline - time.monotonic()))
-        for part in parts:
-            if part.pump is not None:
-                part.pump.join(timeout=2.0)
+        for service in services:
+            if service.proc is not None:
+                stop_process(service.proc, signal.SIGTERM, max(0.0, deadline - time.monotonic()))
+        for service in services:
+            if service.pump is not None:
+                service.pump.join(timeout=2.0)
         servers, self.servers = list(reversed(self.servers)), []
-        for server in servers:
-            server.stop()
+        for child in servers:
+            child.server.stop()
         devstate.remove(self.data_dir)
-        if parts or servers:
+        if services or servers:
             say("stopped")
 
 
@@ -305,9 +344,18 @@ def _has_main(module: str) -> bool:
         return False
 
 
-def run(data_dir: Path, port: int = 8000, gateways: int = 1) -> int:
+def run(
+    data_dir: Path, port: int = 8000, gateways: int = 1, policy: RestartPolicy | None = None
+) -> int:
     """Run `roomcast dev` in the foreground and return its exit code."""
-    return Supervisor(data_dir, port=port, gateways=gateways).run()
+    return Supervisor(data_dir, port=port, gateways=gateways, policy=policy).run()
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _cli() -> str:

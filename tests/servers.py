@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import pytest
 
+from roomcast import registry
 from roomcast.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis, EmbeddedServer
 from roomcast.processes import child_options, free_port, stop_process
 
@@ -215,12 +216,13 @@ class ServiceProcess:
         instance: str | None = None,
     ) -> None:
         self.name = name
-        self.port = free_port() if port is None and name == "gateway" else port
+        self.service = registry.get(name)
+        self.port = free_port() if port is None and self.service.listens else port
         self.instance = instance or name
         self.ready_file = workdir / f"{self.instance}.ready"
         self.log_path = workdir / f"{self.instance}.log"
         self.env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
-        self.env |= {"ROOMCAST_READY_FILE": str(self.ready_file)}
+        self.env |= {registry.READY_FILE_ENV: str(self.ready_file)}
         self.env.setdefault("ROOMCAST_INSTANCE_ID", self.instance)
         if self.port is not None:
             self.env |= {"ROOMCAST_PORT": str(self.port), "ROOMCAST_HOST": "127.0.0.1"}
@@ -255,7 +257,7 @@ class ServiceProcess:
         self.ready_file.unlink(missing_ok=True)
         with self.log_path.open("ab") as out:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", f"services.{self.name}"],
+                [sys.executable, "-m", self.service.module],
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,

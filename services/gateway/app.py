@@ -90,6 +90,7 @@ async def serve(settings: GatewaySettings) -> None:
         ws_per_message_deflate=False,
         lifespan="off",
         log_level="warning",
+        log_config=None,
         access_log=False,
     )
     server = _Server(config)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -37,10 +40,12 @@ def clean_env(data_dir: Path) -> dict[str, str]:
 class DevProcess:
     """A running `roomcast dev` whose output is collected line by line."""
 
-    def __init__(self, port: int, data_dir: Path) -> None:
+    def __init__(
+        self, port: int, data_dir: Path, *args: str, env: dict[str, str] | None = None
+    ) -> None:
         self.proc = subprocess.Popen(
-            [*roomcast_command(), "dev", "--port", str(port), "--data-dir", str(data_dir)],
-            env=clean_env(data_dir),
+            [*roomcast_command(), "dev", "--port", str(port), "--data-dir", str(data_dir), *args],
+            env=clean_env(data_dir) | (env or {}),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -59,9 +64,10 @@ class DevProcess:
     def output(self) -> str:
         return "\n".join(self.lines)
 
-    def wait_for_line(self, needle: str, timeout: float) -> None:
+    def wait_for_line(self, needle: str, timeout: float, after: int = 0) -> None:
+        """Wait for a line containing `needle` among the lines from index `after` on."""
         deadline = time.monotonic() + timeout
-        while not any(needle in line for line in self.lines):
+        while not any(needle in line for line in self.lines[after:]):
             code = self.proc.poll()
             if code is not None:
                 pytest.fail(f"roomcast dev exited with {code}:\n{self.output()}")
@@ -73,6 +79,17 @@ class DevProcess:
         with contextlib.suppress(psutil.NoSuchProcess):
             for child in psutil.Process(self.proc.pid).children(recursive=True):
                 self.seen.setdefault(child.pid, child)
+
+    def child(self, needle: str) -> psutil.Process:
+        """The one live child process whose command line contains `needle`."""
+        self.note_descendants()
+        found = [
+            p
+            for p in psutil.Process(self.proc.pid).children()
+            if any(needle in part for part in p.cmdline())
+        ]
+        assert len(found) == 1, (needle, found)
+        return found[0]
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -120,17 +137,39 @@ def wait_all_gone(pids: Iterable[int], timeout: float) -> list[int]:
     return alive
 
 
-async def test_dev_serves_a_direct_message_and_stops_on_ctrl_c(
+def banner_token(running: DevProcess, data_dir: Path) -> str:
+    """Run the `roomcast token ...` command the banner prints, from another directory."""
+    line = next(line for line in running.lines if "token --user" in line)
+    command = shlex.split("--user" + line.split(" token --user", 1)[1])
+    env = {k: v for k, v in clean_env(data_dir).items() if k != "ROOMCAST_DATA_DIR"}
+    done = subprocess.run(
+        [*roomcast_command(), "token", *command],
+        cwd=Path.cwd(),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, (line, done.stderr)
+    return done.stdout.strip()
+
+
+async def test_dev_serves_a_direct_message_and_restarts_at_once_after_ctrl_c(
     dev: tuple[DevProcess, str, Path],
 ) -> None:
     running, url, data_dir = dev
     running.wait_for_line("Press Ctrl-C to stop.", timeout=90)
     assert any(line.rstrip().endswith(url) for line in running.lines), running.output()
+    assert "\x1b" not in running.output()
+    assert (data_dir / "jwt_secret").read_text().strip() not in running.output()
     running.note_descendants()
 
     tenant = unique("acme")
     alice = await connect(url, mint(data_dir, "alice", tenant))
     bob = await connect(url, mint(data_dir, "bob", tenant))
+    # The banner's token command must reach this data directory's secret.
+    carol = await connect(url, banner_token(running, data_dir))
     try:
         ack = await alice.call("chat:send", {"to": "bob", "body": "hi"})
         assert ack["ok"] is True, ack
@@ -139,29 +178,134 @@ async def test_dev_serves_a_direct_message_and_stops_on_ctrl_c(
         message = await bob.wait_for("chat:message", lambda m: m["body"] == "hi")
         assert message["id"] == ack["id"]
         assert message["from"] == "alice"
+
+        running.note_descendants()
+        assert len(running.seen) >= 5, f"expected servers and services, saw {running.seen}"
+        # Stopped with clients still connected: the gateway's port is left in TIME_WAIT.
+        running.proc.send_signal(signal.SIGINT)
+        assert running.proc.wait(30) == 0, running.output()
     finally:
-        await alice.close()
-        await bob.close()
-
-    running.note_descendants()
-    assert len(running.seen) >= 5, f"expected servers and services, saw {running.seen}"
-    running.proc.send_signal(signal.SIGINT)
-    assert running.proc.wait(30) == 0, running.output()
+        for client in (alice, bob, carol):
+            await client.close()
     assert wait_all_gone(running.seen, timeout=10) == []
     assert not (data_dir / "dev.json").exists()
 
+    again = DevProcess(int(url.rsplit(":", 1)[1]), data_dir)
+    try:
+        again.wait_for_line("Press Ctrl-C to stop.", timeout=90)
+    finally:
+        again.close()
 
-def test_dev_stops_everything_when_a_service_dies(dev: tuple[DevProcess, str, Path]) -> None:
-    running, _, data_dir = dev
-    running.wait_for_line("Press Ctrl-C to stop.", timeout=90)
-    running.note_descendants()
-    rooms = [p for p in running.seen.values() if p.cmdline()[-2:] == ["-m", "services.rooms"]]
-    assert len(rooms) == 1, running.seen
-    rooms[0].kill()
-    assert running.proc.wait(30) == 1, running.output()
-    assert "rooms exited with code -9" in running.output()
-    assert wait_all_gone(running.seen, timeout=10) == []
-    assert not (data_dir / "dev.json").exists()
+
+def gateway_pid(data_dir: Path, name: str) -> int:
+    ready = json.loads((data_dir / "run" / f"{name}.ready").read_text())
+    return int(ready["pid"])
+
+
+async def test_dev_restarts_a_killed_gateway_and_redis_while_the_rest_serve(
+    scratch_path: Path,
+) -> None:
+    port, data_dir = free_port(), scratch_path
+    # Presence bounds shortened as in the presence system tests: lease 2 s, beat 0.5 s.
+    bounds = {
+        "ROOMCAST_GATEWAY_LEASE_TTL": "2",
+        "ROOMCAST_PRESENCE_BEAT_INTERVAL": "0.5",
+        "ROOMCAST_PRESENCE_SWEEP_INTERVAL": "0.2",
+    }
+    running = DevProcess(port, data_dir, "--gateways", "2", env=bounds)
+    first, second = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}"
+    tenant = unique("acme")
+    clients = []
+    try:
+        running.wait_for_line("Press Ctrl-C to stop.", timeout=90)
+        alice = await connect(first, mint(data_dir, "alice", tenant))
+        bob = await connect(first, mint(data_dir, "bob", tenant))
+        carol = await connect(second, mint(data_dir, "carol", tenant))
+        clients += [alice, bob, carol]
+        await alice.wait_for("user:online", lambda e: e["userId"] == "carol", timeout=15)
+
+        mark = len(running.lines)
+        os.kill(gateway_pid(data_dir, "gateway-2"), signal.SIGKILL)
+        ack = await alice.call("chat:send", {"to": "bob", "body": "while gateway-2 is down"})
+        assert ack["ok"] is True, ack
+        await bob.wait_for("chat:message", lambda m: m["id"] == ack["id"])
+        offline = await alice.wait_for("user:offline", lambda e: e["userId"] == "carol", 2 + 15)
+        assert offline["reason"] == "gateway_lost", offline
+        running.wait_for_line("gateway-2 exited with code -9; restarting", 10, after=mark)
+        running.wait_for_line("gateway-2 is ready again", timeout=60, after=mark)
+        assert alice.sio.connected and bob.sio.connected
+
+        carol = await connect(second, mint(data_dir, "carol", tenant))
+        clients.append(carol)
+        ack = await alice.call("chat:send", {"to": "carol", "body": "welcome back"})
+        assert ack["ok"] is True, ack
+        await carol.wait_for("chat:message", lambda m: m["id"] == ack["id"])
+
+        mark = len(running.lines)
+        redis = running.child("valkey-server")
+        redis.kill()
+        running.wait_for_line("redis exited with code -9; restarting", 10, after=mark)
+        running.wait_for_line("redis is back at", timeout=30, after=mark)
+        assert running.child("valkey-server").pid != redis.pid
+        ack = await bob.call("chat:send", {"to": "carol", "body": "after redis"})
+        assert ack["ok"] is True, ack
+        await carol.wait_for("chat:message", lambda m: m["id"] == ack["id"])
+        deadline = time.monotonic() + 30
+        while not (listed := await bob.call("presence:list")).get("ok"):
+            assert time.monotonic() < deadline, listed
+            await asyncio.sleep(0.5)
+        # Ctrl-C still stops everything, the restarted gateway and Redis included.
+        running.note_descendants()
+        running.proc.send_signal(signal.SIGINT)
+        assert running.proc.wait(30) == 0, running.output()
+        assert wait_all_gone(running.seen, timeout=10) == []
+    finally:
+        for client in clients:
+            await client.close()
+        running.close()
+
+
+def test_dev_copes_with_a_killed_supervisor_and_gives_up_on_repeated_crashes(
+    scratch_path: Path,
+) -> None:
+    port, data_dir = free_port(), scratch_path
+    killed = DevProcess(port, data_dir)
+    try:
+        killed.wait_for_line("Press Ctrl-C to stop.", timeout=90)
+        killed.note_descendants()
+        killed.proc.kill()
+        killed.proc.wait(10)
+        assert (data_dir / "dev.json").exists()
+        # Another terminal's command does not trust the stale dev.json.
+        done = subprocess.run(
+            [*roomcast_command(), "tenant", "show", "acme"],
+            env=clean_env(data_dir),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert done.returncode == 1
+        assert "no running roomcast dev" in done.stderr, done.stderr
+
+        json_logs = {"ROOMCAST_LOG_FORMAT": "json"}
+        running = DevProcess(port, data_dir, "--max-crashes", "1", env=json_logs)
+        try:
+            running.wait_for_line("Press Ctrl-C to stop.", timeout=90)
+            services = {json.loads(line)["service"] for line in running.lines}
+            assert {"dev", "rooms", "gateway"} <= services, services
+            assert "the previous roomcast dev" in running.output()
+            assert wait_all_gone(killed.seen, timeout=1) == []
+            running.note_descendants()
+            running.child("services.rooms").kill()
+            assert running.proc.wait(30) == 1, running.output()
+            assert "rooms exited with code -9: 1 crash within 60 s, giving up" in running.output()
+            assert wait_all_gone(running.seen, timeout=10) == []
+            assert not (data_dir / "dev.json").exists()
+        finally:
+            running.close()
+    finally:
+        killed.close()
 
 
 def test_dev_refuses_a_busy_gateway_port(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from roomcast import devstate
+from roomcast.embedded import EmbeddedNats
 from tests.servers import ServiceProcess
 
 SECRET = "cli-test-secret-0123456789abcdef"
@@ -132,7 +134,11 @@ def test_token_without_any_secret_fails_clearly(tmp_path: Path) -> None:
     assert "ROOMCAST_JWT_SECRET" in done.stderr
 
 
-def test_tenant_show_fails_when_nothing_answers(nats_url: str, tmp_path: Path) -> None:
+def test_tenant_show_fails_when_nothing_answers(
+    embedded_nats: Callable[..., EmbeddedNats], tmp_path: Path
+) -> None:
+    # A private NATS: on a shared one, another rooms service may answer.
+    nats_url = embedded_nats().url
     started = time.monotonic()
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     done = roomcast("tenant", "show", tenant, "--nats-url", nats_url, data_dir=tmp_path)
@@ -187,3 +193,89 @@ def test_tenant_set_and_show_round_trip_through_the_rooms_service(
     assert refused.returncode == 1
     assert tenant in refused.stderr
     assert refused.stdout == ""
+
+
+def test_tenant_show_without_a_system_says_so_and_how_to_name_one(tmp_path: Path) -> None:
+    done = roomcast("tenant", "show", "acme", data_dir=tmp_path)
+    assert done.returncode == 1
+    assert f"no running roomcast dev found in {tmp_path}" in done.stderr
+    assert "--nats-url" in done.stderr
+    assert "ROOMCAST_NATS_URL" in done.stderr
+
+
+def test_tenant_show_ignores_a_stale_dev_json_and_names_it(tmp_path: Path) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(30)
+    _running_dev(tmp_path, "stale-secret-0123456789abcdef0123456", pid=gone.pid)
+    done = roomcast("tenant", "show", "acme", data_dir=tmp_path)
+    assert done.returncode == 1
+    assert f"stale: supervisor pid {gone.pid} is gone" in done.stderr
+    assert "cannot connect" not in done.stderr
+
+
+def test_a_reused_pid_does_not_make_a_dev_json_live(tmp_path: Path) -> None:
+    # This test process runs, but it is not the supervisor that wrote the file.
+    state = devstate.DevState(
+        pid=os.getpid(),
+        nats_url="nats://127.0.0.1:1",
+        database_url="postgresql+asyncpg://x@127.0.0.1:1/z",
+        redis_url="redis://127.0.0.1:1/0",
+        jwt_secret="x" * 32,
+        data_dir=str(tmp_path),
+        started=devstate.process_started(os.getpid()) - 3600,
+    )
+    devstate.write(tmp_path, state)
+    assert devstate.load(tmp_path) == state
+    assert devstate.read(tmp_path) is None
+
+
+def _settings_lines(output: str) -> dict[str, str]:
+    """`KEY=value` lines of `roomcast config`, unquoted as a shell would."""
+    values = {}
+    for line in output.splitlines():
+        if line.startswith("ROOMCAST_"):
+            key, _, value = line.partition("=")
+            values[key] = " ".join(shlex.split(value)) if value else ""
+    return values
+
+
+def test_config_prints_values_the_settings_read_back(tmp_path: Path) -> None:
+    env = {
+        "ROOMCAST_JWT_SECRET": SECRET,
+        "ROOMCAST_JWT_ALGORITHMS": "HS256,HS384",
+        "ROOMCAST_CORS_ORIGINS": '["https://a.example", "https://b.example,x"]',
+    }
+    first = roomcast("config", "gateway", data_dir=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    printed = _settings_lines(first.stdout)
+    assert printed["ROOMCAST_JWT_ALGORITHMS"] == "HS256,HS384"
+    # Every printed value, pasted back, is accepted and reads the same.
+    pasted = {k: v for k, v in printed.items() if k != "ROOMCAST_JWT_SECRET"}
+    second = roomcast("config", "gateway", data_dir=tmp_path, env={**env, **pasted})
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == first.stdout
+
+
+def test_an_unknown_log_level_is_refused_by_name(tmp_path: Path) -> None:
+    done = roomcast("config", "rooms", data_dir=tmp_path, env={"ROOMCAST_LOG_LEVEL": "verbose"})
+    assert done.returncode == 2
+    assert "ROOMCAST_LOG_LEVEL" in done.stderr
+    assert "Traceback" not in done.stderr
+    lower = roomcast("config", "rooms", data_dir=tmp_path, env={"ROOMCAST_LOG_LEVEL": "debug"})
+    assert "ROOMCAST_LOG_LEVEL=DEBUG" in lower.stdout
+
+
+def test_a_closed_pipe_ends_config_quietly(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROOMCAST_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "roomcast.cli", "config", "rooms"],
+        env=env | {"ROOMCAST_DATA_DIR": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # like `| head -1` exiting before roomcast writes
+    _, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err
+    assert "BrokenPipe" not in err
