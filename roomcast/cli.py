@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import jwt
 from pydantic import BaseModel
@@ -32,8 +32,13 @@ from roomcast import devstate, registry
 from roomcast.config import describe, env_value, load_settings
 from roomcast.restarts import DEFAULT_MAX_CRASHES, DEFAULT_WINDOW, RestartPolicy
 
+if TYPE_CHECKING:
+    from contracts.endpoints import Endpoint
+    from contracts.errors import Reply
+
+Req = TypeVar("Req", bound=BaseModel)
+Rep = TypeVar("Rep", bound="Reply")
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-REQUEST_TIMEOUT = 5.0
 
 
 class CommandError(Exception):
@@ -140,10 +145,13 @@ def _cmd_service(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _request(url: str, subject: str, payload: BaseModel) -> bytes:
+async def _request(url: str, endpoint: Endpoint[Req, Rep], payload: Req) -> Rep:
+    """Call `endpoint` on the system at `url` (one connection, no reconnects)."""
     import nats
-    from nats.errors import NoRespondersError, NoServersError
-    from nats.errors import TimeoutError as NatsTimeout
+    from nats.errors import NoServersError
+
+    from contracts.errors import ErrorCode, ServiceError
+    from roomcast.platform import bus
 
     async def quiet(exc: Exception) -> None:
         """Connection errors are reported once, below, not logged per attempt."""
@@ -152,27 +160,28 @@ async def _request(url: str, subject: str, payload: BaseModel) -> bytes:
         nc = await asyncio.wait_for(
             nats.connect(
                 url,
-                connect_timeout=REQUEST_TIMEOUT,
+                connect_timeout=endpoint.timeout,
                 allow_reconnect=False,
                 max_reconnect_attempts=1,
                 error_cb=quiet,
             ),
-            timeout=2 * REQUEST_TIMEOUT,
+            timeout=2 * endpoint.timeout,
         )
     except (NoServersError, OSError, TimeoutError) as exc:
         raise CommandError(
             f"cannot connect to NATS at {url}: {exc or type(exc).__name__}"
         ) from None
     try:
-        msg = await nc.request(subject, payload.model_dump_json().encode(), REQUEST_TIMEOUT)
-    except (NoRespondersError, NatsTimeout, TimeoutError):
+        return await bus.request(nc, endpoint, payload)
+    except ServiceError as exc:
+        if exc.code is not ErrorCode.UNAVAILABLE:
+            raise CommandError(f"{exc.code}: {exc.message}") from None
         raise CommandError(
-            f"no answer on {subject} within {REQUEST_TIMEOUT:.0f} s: is the rooms service running?"
+            f"no answer on {endpoint.subject} within {endpoint.timeout:.0f} s: "
+            f"is the {endpoint.server} service running? ({exc.message})"
         ) from None
     finally:
         await nc.close()
-    data: bytes = msg.data
-    return data
 
 
 def _no_system(directory: Path) -> str:
@@ -188,13 +197,12 @@ def _no_system(directory: Path) -> str:
 
 
 def _cmd_tenant(args: argparse.Namespace) -> int:
-    from contracts import subjects
-    from contracts.tenants import GetTenantSettings, SetTenantSettings, TenantSettingsReply
+    from contracts import endpoints
+    from contracts.tenants import GetTenantSettings, SetTenantSettings
 
     url = devstate.resolve("ROOMCAST_NATS_URL", "nats_url", flag=args.nats_url, directory=args.dir)
     if url is None:
         raise CommandError(_no_system(args.dir))
-    request: BaseModel
     if args.tenant_command == "set":
         values = {}
         for item in args.values:
@@ -202,12 +210,11 @@ def _cmd_tenant(args: argparse.Namespace) -> int:
             if not sep or not key:
                 raise CommandError(f"expected KEY=VALUE, got {item!r}")
             values[key] = parse_value(raw)
-        request = SetTenantSettings(tenant=args.tenant, values=values)
-        subject = subjects.tenant_settings_set()
+        command = SetTenantSettings(tenant=args.tenant, values=values)
+        reply = asyncio.run(_request(url, endpoints.TENANT_SETTINGS_SET, command))
     else:
-        request = GetTenantSettings(tenant=args.tenant)
-        subject = subjects.tenant_settings_get()
-    reply = TenantSettingsReply.model_validate_json(asyncio.run(_request(url, subject, request)))
+        query = GetTenantSettings(tenant=args.tenant)
+        reply = asyncio.run(_request(url, endpoints.TENANT_SETTINGS_GET, query))
     if not reply.ok or reply.settings is None:
         reason = f"{reply.error.code}: {reply.error.message}" if reply.error else "refused"
         raise CommandError(f"tenant {args.tenant}: {reason}")
