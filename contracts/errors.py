@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 
 class ErrorCode(StrEnum):
-    """The error codes of PROTOCOL.md."""
+    """The error codes of docs/protocol.md."""
 
     INVALID = "INVALID"
     UNAUTHENTICATED = "UNAUTHENTICATED"
@@ -24,7 +24,7 @@ class ErrorCode(StrEnum):
 class ErrorBody(BaseModel):
     """An error as clients and services see it."""
 
-    code: ErrorCode = Field(description="One of the PROTOCOL.md error codes.")
+    code: ErrorCode = Field(description="One of the docs/protocol.md error codes.")
     message: str = Field(description="A human-readable explanation; never contains secrets.")
 
 

@@ -8,7 +8,7 @@ from contracts.errors import Reply
 from contracts.identity import ClientId, Id, Identity, TenantId
 
 MAX_BODY_BYTES = 8 * 1024
-"""Default `body` limit (PROTOCOL.md); gateways enforce their configured value."""
+"""Default `body` limit (docs/protocol.md); gateways enforce their configured value."""
 
 
 class ChatSend(BaseModel):
@@ -33,7 +33,7 @@ class ChatAck(Reply):
 
 
 class ChatMessage(BaseModel):
-    """What sockets receive as `chat:message` (PROTOCOL.md)."""
+    """What sockets receive as `chat:message` (docs/protocol.md)."""
 
     id: str = Field(description="Message id.")
     tenant: str = Field(description="Tenant of the conversation.")

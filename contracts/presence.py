@@ -22,7 +22,7 @@ from contracts.identity import Id, TenantId
 
 
 class OfflineReason(StrEnum):
-    """Why a user went offline (PROTOCOL.md, `user:offline`)."""
+    """Why a user went offline (docs/protocol.md, `user:offline`)."""
 
     DISCONNECT = "disconnect"
     """The last connection closed (after the grace window)."""
@@ -118,7 +118,7 @@ class PresenceListRequest(BaseModel):
 
 
 class OnlineUser(BaseModel):
-    """One online user (PROTOCOL.md, `presence:list`)."""
+    """One online user (docs/protocol.md, `presence:list`)."""
 
     model_config = ConfigDict(populate_by_name=True)
 

@@ -1,4 +1,4 @@
-"""Recovery of missed messages after a reconnect (PROTOCOL.md, "Recovery").
+"""Recovery of missed messages after a reconnect (docs/protocol.md, "Recovery").
 
 A client reconnects with `auth: {token, since: {<room>: <last seq>}}`. The gateway
 holds live deliveries for that socket, asks the persistence service

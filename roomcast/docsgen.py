@@ -98,15 +98,13 @@ def _schemas(
 
 
 def _tidy(node: Any) -> Any:
-    """Drop pydantic's generated `title`s; point `PROTOCOL.md` readers to docs/protocol.md."""
+    """Drop pydantic's generated `title`s."""
     if isinstance(node, dict):
         out = {}
         for key, value in node.items():
             if key == "title" and isinstance(value, str):
                 continue
-            if key == "description" and isinstance(value, str):
-                value = value.replace("PROTOCOL.md", "docs/protocol.md")
-            elif key == "properties" and isinstance(value, dict):
+            if key == "properties" and isinstance(value, dict):
                 value = {name: _tidy(prop) for name, prop in value.items()}
                 out[key] = value
                 continue

@@ -1,4 +1,4 @@
-"""Recovery of missed messages after a reconnect (PROTOCOL.md, "Recovery").
+"""Recovery of missed messages after a reconnect (docs/protocol.md, "Recovery").
 
 A socket that connects with `auth: {token, since: {<room>: <last seq>}}` gets, in this
 order:

@@ -150,7 +150,7 @@ async def test_refused_unauthenticated(gateways: dict[str, ServiceProcess], row:
 
 
 def placed(source: str, url: str, tok: str) -> tuple[str, dict[str, Any]]:
-    """Connect arguments that carry `tok` in one source (PROTOCOL.md order)."""
+    """Connect arguments that carry `tok` in one source (docs/protocol.md order)."""
     if source == "auth":
         return url, {"auth": {"token": tok}}
     if source == "header":

@@ -12,7 +12,7 @@ import pytest
 from contracts import endpoints, events, subjects
 from contracts.errors import ErrorCode
 from contracts.presence import OfflineReason, PresenceChange
-from roomcast import cli, docsgen
+from roomcast import docsgen
 from services.gateway import envelope, server
 from services.gateway.events import HANDLERS
 from services.gateway.settings import GatewaySettings
@@ -75,7 +75,6 @@ def test_every_subject_builder_is_declared() -> None:
 
 def test_declared_timeouts_are_the_callers() -> None:
     assert GatewaySettings.model_fields["request_timeout"].default == endpoints.REQUEST_TIMEOUT
-    assert cli.REQUEST_TIMEOUT == endpoints.REQUEST_TIMEOUT
     assert endpoints.DIRECTORY_REGISTER.timeout == server.REGISTER_TIMEOUT
 
 

@@ -1,4 +1,4 @@
-"""Which roles may connect to which Socket.IO namespace (PROTOCOL.md)."""
+"""Which roles may connect to which Socket.IO namespace (docs/protocol.md)."""
 
 from __future__ import annotations
 

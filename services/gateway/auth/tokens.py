@@ -1,4 +1,4 @@
-"""Where a connecting client's JWT is found (PROTOCOL.md, "Connecting").
+"""Where a connecting client's JWT is found (docs/protocol.md, "Connecting").
 
 python-socketio hands a `connect` handler the Engine.IO `environ` of the first
 HTTP request of the session (a WSGI-style dict, also under ASGI): headers as

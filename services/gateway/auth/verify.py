@@ -1,4 +1,4 @@
-"""JWT verification for connecting clients (PROTOCOL.md, "Connecting")."""
+"""JWT verification for connecting clients (docs/protocol.md, "Connecting")."""
 
 from __future__ import annotations
 

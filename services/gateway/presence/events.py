@@ -1,4 +1,4 @@
-"""Client events `presence:heartbeat` and `presence:list` (PROTOCOL.md)."""
+"""Client events `presence:heartbeat` and `presence:list` (docs/protocol.md)."""
 
 from __future__ import annotations
 
