@@ -21,7 +21,7 @@ from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 
-from roomcast.migrations import upgrade
+from roomcast.migrations import migrate
 from roomcast.processes import free_port, package_binary
 
 DEFAULT_DB = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -73,7 +73,7 @@ def bench_database(keep: bool = False) -> Iterator[str]:
 
     asyncio.run(admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
     asyncio.run(admin(f"CREATE DATABASE {BENCH_DB}"))
-    asyncio.run(upgrade(url))
+    migrate(url)
     try:
         yield url
     finally:

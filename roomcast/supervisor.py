@@ -14,7 +14,6 @@ code 1. During start-up any failure stops everything at once.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import importlib.util
 import os
@@ -22,17 +21,16 @@ import shlex
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import cast
 from urllib.parse import urlsplit
 
 from roomcast import devstate, registry
 from roomcast.children import Child, ServerChild, ServiceChild, say
 from roomcast.config import DEFAULT_DATA_DIR
 from roomcast.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis, EmbeddedServer
+from roomcast.migrations import migrate
 from roomcast.processes import port_free, stop_leftovers, stop_process
 from roomcast.registry import READY_FILE_ENV
 from roomcast.restarts import RestartPolicy
@@ -187,13 +185,7 @@ class Supervisor:
 
     def _migrate(self, database_url: str) -> None:
         try:
-            module = importlib.import_module("roomcast.migrations")
-        except ImportError as exc:
-            say(f"warning: migrations not applied, roomcast.migrations is missing ({exc})")
-            return
-        upgrade = cast(Callable[[str], Awaitable[None]], module.upgrade)
-        try:
-            asyncio.run(asyncio.wait_for(upgrade(database_url), timeout=120))
+            migrate(database_url)
         except Exception as exc:
             raise DevError(f"migrations failed on {_mask(database_url)}: {exc!r}") from exc
         say("database migrations applied")
