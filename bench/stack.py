@@ -11,11 +11,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from alembic import command
-
-from roomcast.migrations import alembic_config
+from roomcast.migrations import migrate
+from roomcast.tokens import mint
 
 SECRET = "roomcast-bench-secret-0123456789abcdefgh"
+
+
+def token(user: str, tenant: str) -> str:
+    """A member token the benchmark's gateways accept."""
+    return mint(SECRET, user, tenant)
 
 
 def free_port() -> int:
@@ -51,7 +55,7 @@ class BenchStack:
         db = self.env.get(
             "ROOMCAST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
         )
-        command.upgrade(alembic_config(db), "head")
+        migrate(db)
         for service in self.services:
             self._spawn(service, service, {})
         for i in range(self.gateways):
