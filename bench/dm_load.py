@@ -15,16 +15,10 @@ import statistics
 import time
 import uuid
 
-import jwt
 import psutil
 
 from bench.sioclient import RawClient
-from bench.stack import SECRET, BenchStack
-
-
-def token(user: str, tenant: str) -> str:
-    claims = {"sub": user, "tenant": tenant, "role": "member", "exp": int(time.time()) + 3600}
-    return jwt.encode(claims, SECRET, algorithm="HS256")
+from bench.stack import BenchStack, token
 
 
 def pct(values: list[float], p: float) -> float:

@@ -15,9 +15,8 @@ import uuid
 
 import psutil
 
-from bench.dm_load import token
 from bench.sioclient import RawClient
-from bench.stack import BenchStack
+from bench.stack import BenchStack, token
 
 
 def rss_mb(pid: int) -> float:

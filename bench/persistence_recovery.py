@@ -22,12 +22,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import jwt
 import nats
 
 from bench.persistence_support import Services, bench_database, nats_server, pct
 from bench.sioclient import RawClient
-from bench.stack import SECRET, BenchStack
+from bench.stack import BenchStack, token
 from contracts import endpoints, subjects
 from contracts.identity import Identity
 from contracts.messages import ChatSend
@@ -36,11 +35,6 @@ from contracts.tenants import RegisterMember
 from roomcast.platform import bus
 
 MISSED = 100
-
-
-def token(user: str, tenant: str) -> str:
-    claims = {"sub": user, "tenant": tenant, "role": "member", "exp": int(time.time()) + 3600}
-    return jwt.encode(claims, SECRET, algorithm="HS256")
 
 
 class RecoveringClient(RawClient):

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -21,8 +20,10 @@ from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 
-from roomcast.migrations import upgrade
+from bench.stack import stop_all
+from roomcast.migrations import migrate
 from roomcast.processes import free_port, package_binary
+from roomcast.service_process import ServiceProcess
 
 DEFAULT_DB = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 BENCH_DB = "roomcast_bench"
@@ -73,7 +74,7 @@ def bench_database(keep: bool = False) -> Iterator[str]:
 
     asyncio.run(admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
     asyncio.run(admin(f"CREATE DATABASE {BENCH_DB}"))
-    asyncio.run(upgrade(url))
+    migrate(url)
     try:
         yield url
     finally:
@@ -87,34 +88,18 @@ class Services:
 
     env: dict[str, str]
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="rc-bench-")))
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    procs: dict[str, ServiceProcess] = field(default_factory=dict)
 
     def start(self, service: str, name: str | None = None, **env: str) -> str:
-        """Start `python -m services.<service>` and wait for its ready file; returns its name."""
+        """Start a registered service and wait until it is ready; returns its name."""
         name = name or service
-        ready = self.workdir / f"{name}.ready"
-        with (self.workdir / f"{name}.log").open("wb") as log:
-            self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", f"services.{service}"],
-                env={**os.environ, **self.env, **env, "ROOMCAST_READY_FILE": str(ready)},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while not ready.exists():
-            if self.procs[name].poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"{name} failed; see {self.workdir / (name + '.log')}")
-            time.sleep(0.05)
+        proc = ServiceProcess(service, self.workdir, {**self.env, **env}, instance=name)
+        self.procs[name] = proc
+        proc.start()
         return name
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(self.procs.values())
 
 
 def pct(values: list[float], p: float) -> float:

@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +31,7 @@ from contracts import subjects
 from contracts.identity import Identity
 from contracts.presence import GatewayReport, OpenedConnection
 from roomcast.embedded import EmbeddedNats, EmbeddedRedis
+from roomcast.service_process import ServiceProcess
 from services.gateway.limits import TokenBucket
 from services.gateway.presence import PresenceReporter
 from services.gateway.sessions import Session
@@ -58,14 +56,6 @@ async def redis_stats(url: str) -> dict[str, Any]:
 def calls(stats: dict[str, Any], command: str) -> tuple[int, int]:
     entry = stats.get(f"cmdstat_{command}", {})
     return int(entry.get("calls", 0)), int(entry.get("usec", 0))
-
-
-def wait_ready(path: Path, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while not path.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("the presence service did not start")
-        time.sleep(0.05)
 
 
 async def measure(args: argparse.Namespace, nats_url: str, redis_url: str) -> None:
@@ -174,21 +164,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         with EmbeddedNats(root / "nats") as nats_server, EmbeddedRedis(root / "redis") as valkey:
-            ready = root / "presence.ready"
             env = {
-                **os.environ,
                 "ROOMCAST_NATS_URL": nats_server.url,
                 "ROOMCAST_REDIS_URL": valkey.url,
-                "ROOMCAST_READY_FILE": str(ready),
                 "ROOMCAST_LOG_LEVEL": "WARNING",
             }
-            proc = subprocess.Popen([sys.executable, "-m", "services.presence"], env=env)
+            presence = ServiceProcess("presence", root, env, log=print).start(timeout=60)
             try:
-                wait_ready(ready, proc)
                 asyncio.run(measure(args, nats_server.url, valkey.url))
             finally:
-                proc.terminate()
-                proc.wait(10)
+                presence.stop()
 
 
 if __name__ == "__main__":

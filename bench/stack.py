@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import sys
 import tempfile
-import time
+from collections.abc import Iterable
 from pathlib import Path
 
-from alembic import command
-
-from roomcast.migrations import alembic_config
+from roomcast.migrations import migrate
+from roomcast.service_process import ServiceProcess
+from roomcast.tokens import mint
 
 SECRET = "roomcast-bench-secret-0123456789abcdefgh"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def token(user: str, tenant: str) -> str:
+    """A member token the benchmark's gateways accept."""
+    return mint(SECRET, user, tenant)
+
+
+def stop_all(processes: Iterable[ServiceProcess], timeout: float = 10.0) -> None:
+    """SIGTERM every process at once, then stop each (its whole group) within `timeout`."""
+    ordered = list(processes)
+    for proc in ordered:
+        proc.terminate()
+    for proc in ordered:
+        proc.stop(timeout)
 
 
 class BenchStack:
@@ -35,65 +39,42 @@ class BenchStack:
     ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="roomcast-bench-"))
         self.env = {
-            **os.environ,
             "ROOMCAST_JWT_SECRET": SECRET,
             "ROOMCAST_LOG_LEVEL": "WARNING",
             "ROOMCAST_RATE_LIMIT_PER_SEC": "100000",
             "ROOMCAST_RATE_LIMIT_BURST": "100000",
             **(extra_env or {}),
         }
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.procs: dict[str, ServiceProcess] = {}
         self.urls: list[str] = []
         self.gateways = gateways
         self.services = services
 
     def start(self) -> BenchStack:
-        db = self.env.get(
+        """Migrate the database, start everything, and wait until all of it is ready."""
+        db = self.env.get("ROOMCAST_DATABASE_URL") or os.environ.get(
             "ROOMCAST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
         )
-        command.upgrade(alembic_config(db), "head")
+        migrate(db)
         for service in self.services:
-            self._spawn(service, service, {})
+            self._spawn(service, service)
         for i in range(self.gateways):
-            port = free_port()
-            self._spawn("gateway", f"gateway-{i + 1}", {"ROOMCAST_PORT": str(port)})
-            self.urls.append(f"http://127.0.0.1:{port}")
-        for name in self.procs:
-            self._wait(name)
+            self.urls.append(self._spawn("gateway", f"gateway-{i + 1}").url)
+        try:
+            for proc in self.procs.values():
+                proc.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
-    def _spawn(self, service: str, name: str, env: dict[str, str]) -> None:
-        ready = self.dir / f"{name}.ready"
-        log = (self.dir / f"{name}.log").open("wb")
-        self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", f"services.{service}"],
-            env={
-                **self.env,
-                **env,
-                "ROOMCAST_READY_FILE": str(ready),
-                "ROOMCAST_INSTANCE_ID": name,
-            },
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def _wait(self, name: str) -> None:
-        ready = self.dir / f"{name}.ready"
-        deadline = time.monotonic() + 30
-        while not ready.exists():
-            if self.procs[name].poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"{name} failed; see {self.dir / (name + '.log')}")
-            time.sleep(0.05)
-        json.loads(ready.read_text())
+    def _spawn(self, service: str, name: str) -> ServiceProcess:
+        proc = ServiceProcess(service, self.dir, self.env, instance=name)
+        self.procs[name] = proc.start(wait=False)
+        return proc
 
     def pid(self, name: str) -> int:
         return self.procs[name].pid
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(self.procs.values())

@@ -10,19 +10,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import IO
 
 from roomcast import logs
 from roomcast.embedded import EmbeddedServer
 from roomcast.logs import strip_ansi
-from roomcast.processes import child_options, stop_process
 from roomcast.restarts import CrashHistory, RestartPolicy
+from roomcast.service_process import ServiceProcess
 
 _print_lock = threading.Lock()
 
@@ -84,59 +81,34 @@ class Child:
 
 
 class ServiceChild(Child):
-    """One service process and how to tell it is ready."""
+    """One service replica; its output is printed with its name as a prefix."""
 
-    def __init__(
-        self, name: str, module: str, env: dict[str, str], ready_file: Path, policy: RestartPolicy
-    ) -> None:
-        self.name = name
-        self.module = module
-        self.env = env
-        self.ready_file = ready_file
+    def __init__(self, process: ServiceProcess, policy: RestartPolicy) -> None:
+        self.process = process
+        self.name = process.instance
         self.history = CrashHistory(policy)
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.pump: threading.Thread | None = None
         self.restarted = False
 
     def launch(self) -> None:
-        """Spawn `python -m <module>`, streaming its output with a name prefix."""
-        self.ready_file.unlink(missing_ok=True)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", self.module],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            **child_options(),
-        )
-        self.pump = threading.Thread(
-            target=self._pump, args=(self.proc.stdout,), name=f"pump-{self.name}", daemon=True
-        )
-        self.pump.start()
-
-    def _pump(self, stream: IO[bytes]) -> None:
-        for raw in iter(stream.readline, b""):
-            say(raw.decode(errors="replace").rstrip(), self.name)
+        """Start the process (again) without waiting for it to be ready."""
+        self.process.start(wait=False)
 
     def exit_code(self) -> int | None:
         """The exit code once the process has died, else None."""
-        return self.proc.poll() if self.proc is not None else None
+        return self.process.returncode
 
     @property
     def ready(self) -> bool:
         """True once the service created its ready file."""
-        return self.ready_file.exists()
+        return self.process.ready
 
     def reap(self) -> None:
         """Kill what is left of the process group and flush its last output."""
-        if self.proc is not None:
-            stop_process(self.proc, signal.SIGKILL, 0.0)
-        if self.pump is not None:
-            self.pump.join(timeout=2.0)
+        self.process.kill()
 
     def pids(self) -> list[int]:
         """The service's pid while it runs."""
-        return [self.proc.pid] if self.proc is not None and self.proc.poll() is None else []
+        return [self.process.pid] if self.process.running else []
 
 
 class ServerChild(Child):

@@ -20,17 +20,16 @@ import os
 import runpy
 import shlex
 import sys
-import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
-import jwt
 from pydantic import BaseModel
 
 from roomcast import devstate, registry
 from roomcast.config import describe, env_value, load_settings
 from roomcast.restarts import DEFAULT_MAX_CRASHES, DEFAULT_WINDOW, RestartPolicy
+from roomcast.tokens import ClaimNames, mint
 
 if TYPE_CHECKING:
     from contracts.endpoints import Endpoint
@@ -56,47 +55,6 @@ def parse_value(text: str) -> bool | int | str:
         return text
 
 
-def make_token(
-    secret: str,
-    user: str,
-    tenant: str,
-    role: str,
-    name: str | None = None,
-    ttl: int = 3600,
-    now: int | None = None,
-) -> str:
-    """An HS256 JWT using the gateway's configured claim names, audience and issuer.
-
-    Args:
-        secret: The shared HS256 secret.
-        user: User id claim (`ROOMCAST_JWT_CLAIM_USER`, default `sub`).
-        tenant: Tenant claim (`ROOMCAST_JWT_CLAIM_TENANT`, default `tenant`).
-        role: Role claim (`ROOMCAST_JWT_CLAIM_ROLE`, default `role`).
-        name: Display name claim (`ROOMCAST_JWT_CLAIM_NAME`, default `name`), if any.
-        ttl: Seconds until `exp`.
-        now: Issue time (default: the current time).
-
-    Returns:
-        The encoded token.
-    """
-    issued = int(time.time()) if now is None else now
-    env = os.environ.get
-    claims: dict[str, object] = {
-        env("ROOMCAST_JWT_CLAIM_USER") or "sub": user,
-        env("ROOMCAST_JWT_CLAIM_TENANT") or "tenant": tenant,
-        env("ROOMCAST_JWT_CLAIM_ROLE") or "role": role,
-        "iat": issued,
-        "exp": issued + ttl,
-    }
-    if name:
-        claims[env("ROOMCAST_JWT_CLAIM_NAME") or "name"] = name
-    if env("ROOMCAST_JWT_AUDIENCE"):
-        claims["aud"] = env("ROOMCAST_JWT_AUDIENCE")
-    if env("ROOMCAST_JWT_ISSUER"):
-        claims["iss"] = env("ROOMCAST_JWT_ISSUER")
-    return jwt.encode(claims, secret, algorithm="HS256")
-
-
 def _cmd_dev(args: argparse.Namespace) -> int:
     from roomcast import supervisor
 
@@ -120,7 +78,19 @@ def _cmd_token(args: argparse.Namespace) -> int:
         raise CommandError(
             "no JWT secret: pass --secret, set ROOMCAST_JWT_SECRET, or start `roomcast dev`"
         )
-    print(make_token(secret, args.user, args.tenant, args.role, args.name, args.ttl))
+    env = os.environ.get
+    token = mint(
+        secret,
+        args.user,
+        args.tenant,
+        args.role,
+        name=args.name or None,
+        ttl=args.ttl,
+        audience=env("ROOMCAST_JWT_AUDIENCE") or None,
+        issuer=env("ROOMCAST_JWT_ISSUER") or None,
+        names=ClaimNames.from_env(),
+    )
+    print(token)
     return 0
 
 
@@ -133,9 +103,9 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
         directory=args.dir,
     )
     assert url is not None
-    module = importlib.import_module("roomcast.migrations")
-    upgrade = cast(Callable[[str], Coroutine[Any, Any, None]], module.upgrade)
-    asyncio.run(upgrade(url))
+    from roomcast.migrations import migrate
+
+    migrate(url)
     print("database is up to date", file=sys.stderr)
     return 0
 

@@ -1,11 +1,11 @@
 """Child processes: their executables, their accounts, and never outliving their owner.
 
-Used by the embedded servers, `roomcast dev` and the test fixtures. A child is
-started in its own session (so the terminal's Ctrl-C reaches only the owner, which
-then stops children in order) and, on Linux, is signalled by the kernel if the
-owner dies (`PR_SET_PDEATHSIG`), so even `kill -9` of the owner leaves no orphan.
-Stopping only sends signals and polls, so a shutdown started from a signal handler
-may use it.
+Used by the embedded servers, the service runner (`roomcast.service_process`),
+`roomcast dev`, the test fixtures and the benchmarks. A child is started in its own
+session (so the terminal's Ctrl-C reaches only the owner, which then stops children
+in order) and, on Linux, is signalled by the kernel if the owner dies
+(`PR_SET_PDEATHSIG`), so even `kill -9` of the owner leaves no orphan. Stopping only
+sends signals and polls, so a shutdown started from a signal handler may use it.
 """
 
 from __future__ import annotations

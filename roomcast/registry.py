@@ -1,8 +1,9 @@
 """Every roomcast service in one place: its name, module, settings and readiness.
 
-The `roomcast` command, `roomcast dev`, `deploy/check.py` and the test fixtures
-read this list instead of keeping their own. Adding a service means one entry
-here (and its deployment files).
+The `roomcast` command, `roomcast dev`, `deploy/check.py` and the service runner
+(`roomcast.service_process`, used by tests and benchmarks) read this list instead
+of keeping their own. Adding a service means one entry here (and its deployment
+files).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ code 1. During start-up any failure stops everything at once.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import importlib
 import importlib.util
 import os
@@ -22,20 +22,19 @@ import shlex
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import cast
 from urllib.parse import urlsplit
 
 from roomcast import devstate, registry
 from roomcast.children import Child, ServerChild, ServiceChild, say
 from roomcast.config import DEFAULT_DATA_DIR
 from roomcast.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis, EmbeddedServer
-from roomcast.processes import port_free, stop_leftovers, stop_process
-from roomcast.registry import READY_FILE_ENV
+from roomcast.migrations import migrate
+from roomcast.processes import port_free, stop_leftovers
 from roomcast.restarts import RestartPolicy
+from roomcast.service_process import ServiceProcess
 
 SERVERS: dict[str, tuple[str, type[EmbeddedServer]]] = {
     "nats_url": ("ROOMCAST_NATS_URL", EmbeddedNats),
@@ -187,13 +186,7 @@ class Supervisor:
 
     def _migrate(self, database_url: str) -> None:
         try:
-            module = importlib.import_module("roomcast.migrations")
-        except ImportError as exc:
-            say(f"warning: migrations not applied, roomcast.migrations is missing ({exc})")
-            return
-        upgrade = cast(Callable[[str], Awaitable[None]], module.upgrade)
-        try:
-            asyncio.run(asyncio.wait_for(upgrade(database_url), timeout=120))
+            migrate(database_url)
         except Exception as exc:
             raise DevError(f"migrations failed on {_mask(database_url)}: {exc!r}") from exc
         say("database migrations applied")
@@ -204,23 +197,26 @@ class Supervisor:
         base |= {env: self.urls[key] for key, (env, _) in SERVERS.items()}
         run_dir = self.data_dir / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
-        wanted: list[tuple[str, str, dict[str, str]]] = []
         for service in registry.SERVICES:
-            if not service.listens:
-                wanted.append((service.name, service.module, {}))
+            if not _has_main(service.module):
+                say(f"warning: {service.module} has no __main__ yet; not starting {service.name}")
                 continue
-            for i in range(self.gateways):
-                port_env = {"ROOMCAST_PORT": str(self.port + i), "ROOMCAST_HOST": self.host}
-                wanted.append((f"{service.name}-{i + 1}", service.module, port_env))
-        for name, module, extra in wanted:
-            if not _has_main(module):
-                say(f"warning: {module} has no __main__ yet; not starting {name}")
-                continue
-            ready = run_dir / f"{name}.ready"
-            env = {**base, **extra, "ROOMCAST_INSTANCE_ID": name, READY_FILE_ENV: str(ready)}
-            child = ServiceChild(name, module, env, ready, self.policy)
-            self.services.append(child)
-            child.launch()
+            replicas = range(self.gateways) if service.listens else [None]
+            for i in replicas:
+                instance = service.name if i is None else f"{service.name}-{i + 1}"
+                port = None if i is None else self.port + i
+                process = ServiceProcess(
+                    service.name,
+                    run_dir,
+                    base,
+                    port,
+                    instance=instance,
+                    host=self.host,
+                    log=functools.partial(say, name=instance),
+                )
+                child = ServiceChild(process, self.policy)
+                self.services.append(child)
+                child.launch()
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.ready_timeout
@@ -313,22 +309,17 @@ class Supervisor:
         else:
             assert isinstance(child, ServiceChild)
             child.restarted = True
-            say(f"{child.name} restarted (pid {child.proc.pid if child.proc else '?'})")
+            say(f"{child.name} restarted (pid {child.process.pid})")
             self._record()
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop services (SIGTERM, then SIGKILL after `timeout`), then servers."""
         services, self.services = list(reversed(self.services)), []
         for service in services:
-            if service.proc is not None and service.proc.poll() is None:
-                service.proc.send_signal(signal.SIGTERM)
+            service.process.terminate()
         deadline = time.monotonic() + timeout
         for service in services:
-            if service.proc is not None:
-                stop_process(service.proc, signal.SIGTERM, max(0.0, deadline - time.monotonic()))
-        for service in services:
-            if service.pump is not None:
-                service.pump.join(timeout=2.0)
+            service.process.stop(max(0.0, deadline - time.monotonic()))
         servers, self.servers = list(reversed(self.servers)), []
         for child in servers:
             child.server.stop()

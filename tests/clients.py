@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-import jwt
 import socketio
+
+from roomcast.tokens import mint
 
 SECRET = "roomcast-test-secret-0123456789abcdef"
 AUDIENCE = "roomcast-tests"
@@ -33,18 +33,18 @@ def token(
     audience: str | None = AUDIENCE,
     **extra: Any,
 ) -> str:
-    """An HS256 token shaped like the gateway's defaults (sub/tenant/role/name)."""
-    claims: dict[str, Any] = {
-        "sub": user,
-        "tenant": tenant,
-        "role": role,
-        "name": user.title(),
-        "exp": int(time.time() + ttl),
-        **extra,
-    }
-    if audience:
-        claims["aud"] = audience
-    return jwt.encode(claims, secret, algorithm="HS256")
+    """A test token (`roomcast.tokens.mint`) named `user.title()`, without `iat` unless
+    `extra` has one; `extra` replaces any claim."""
+    return mint(
+        secret,
+        user,
+        tenant,
+        role,
+        name=user.title(),
+        ttl=ttl,
+        audience=audience,
+        **{"iat": None, **extra},
+    )
 
 
 class Client:

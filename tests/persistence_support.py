@@ -23,7 +23,7 @@ from contracts.identity import Identity
 from contracts.messages import ChatAck, ChatSend
 from contracts.tenants import RegisterMember
 from roomcast.embedded import EmbeddedNats
-from roomcast.migrations import upgrade
+from roomcast.migrations import migrate
 from roomcast.platform import bus
 from tests.servers import ServiceProcess
 from tests.stack import Stack, base_env
@@ -126,7 +126,7 @@ def gateway_stack(
         persistence_env: Extra settings for the persistence service.
         env: Extra settings for every service.
     """
-    asyncio.run(upgrade(database_url))
+    migrate(database_url)
     with private_nats(workdir / "nats") as server:
         stack = Stack(workdir, {**base_env(server.url, database_url), **(env or {})})
         try:

@@ -12,14 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
-import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -28,9 +23,8 @@ from typing import Any, Literal
 
 import pytest
 
-from roomcast import registry
+from roomcast import service_process
 from roomcast.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis, EmbeddedServer
-from roomcast.processes import child_options, free_port, stop_process
 
 Kind = Literal["nats", "postgres", "redis"]
 ENV_URL: dict[Kind, str] = {
@@ -196,117 +190,16 @@ def embedded_postgres() -> Iterator[Callable[..., EmbeddedPostgres]]:
     yield from _private_servers("postgres")
 
 
-class ServiceProcess:
-    """`python -m services.<name>` as a child process, waited for through its ready file.
-
-    Args:
-        name: Service package under `services`, e.g. `rooms` or `gateway`.
-        workdir: Directory for the ready file and the captured output.
-        env: Extra environment (on top of this process's environment).
-        port: `ROOMCAST_PORT` for the service; gateways get a free port if None.
-        instance: `ROOMCAST_INSTANCE_ID` and file name stem (default: `name`).
-    """
-
-    def __init__(
-        self,
-        name: str,
-        workdir: Path,
-        env: Mapping[str, str] | None = None,
-        port: int | None = None,
-        instance: str | None = None,
-    ) -> None:
-        self.name = name
-        self.service = registry.get(name)
-        self.port = free_port() if port is None and self.service.listens else port
-        self.instance = instance or name
-        self.ready_file = workdir / f"{self.instance}.ready"
-        self.log_path = workdir / f"{self.instance}.log"
-        self.env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
-        self.env |= {registry.READY_FILE_ENV: str(self.ready_file)}
-        self.env.setdefault("ROOMCAST_INSTANCE_ID", self.instance)
-        if self.port is not None:
-            self.env |= {"ROOMCAST_PORT": str(self.port), "ROOMCAST_HOST": "127.0.0.1"}
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """`http://127.0.0.1:PORT` of a service that listens (gateways)."""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def health_url(self) -> str:
-        """`http://HOST:PORT` of the service's internal listener (/healthz /readyz
-        /metrics, and a gateway's /statz), from its ready file."""
-        info = json.loads(self.ready_file.read_text())
-        return str(info["health_url"])
-
-    @property
-    def pid(self) -> int:
-        """Process id of the current run."""
-        assert self._proc is not None, "not started"
-        return self._proc.pid
-
-    @property
-    def returncode(self) -> int | None:
-        """Exit code once it has exited, else None."""
-        return self._proc.poll() if self._proc is not None else None
-
-    def start(self, wait: bool = True, timeout: float = 30.0) -> ServiceProcess:
-        """Start (or start again after `kill()`), then wait until ready if `wait`."""
-        assert self._proc is None or self._proc.poll() is not None, "already running"
-        self.ready_file.unlink(missing_ok=True)
-        with self.log_path.open("ab") as out:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", self.service.module],
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                **child_options(),
-            )
-        if wait:
-            self.wait_ready(timeout)
-        return self
+class ServiceProcess(service_process.ServiceProcess):
+    """`roomcast.service_process.ServiceProcess` that fails the test (with the
+    output's tail) when the service does not become ready."""
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        """Poll for the ready file; fail the test with the output if it never comes."""
-        deadline = time.monotonic() + timeout
-        while not self.ready_file.exists():
-            code = self.returncode
-            if code is not None:
-                pytest.fail(f"{self.instance} exited with {code} before ready:\n{self.output()}")
-            if time.monotonic() >= deadline:
-                self.stop()
-                pytest.fail(f"{self.instance} not ready after {timeout} s:\n{self.output()}")
-            time.sleep(0.05)
-
-    def output(self) -> str:
-        """Everything the process printed so far (stdout and stderr)."""
+        """Poll for the ready file; fail the test if it never comes."""
         try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def kill(self) -> None:
-        """SIGKILL the process and its process group, at once."""
-        if self._proc is not None:
-            stop_process(self._proc, signal.SIGKILL, timeout=5.0)
-
-    def terminate(self) -> None:
-        """Send SIGTERM (a graceful stop) without waiting."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-
-    def wait(self, timeout: float = 10.0) -> int:
-        """Wait for the process to exit and return its exit code."""
-        assert self._proc is not None, "not started"
-        return self._proc.wait(timeout)
-
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM, then SIGKILL of the whole group after `timeout`; returns the exit code."""
-        if self._proc is None:
-            return None
-        return stop_process(self._proc, signal.SIGTERM, timeout)
+            super().wait_ready(timeout)
+        except service_process.ServiceNotReady as exc:
+            pytest.fail(str(exc))
 
 
 @pytest.fixture

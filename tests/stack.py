@@ -8,16 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from alembic import command
 
-from roomcast.migrations import alembic_config
+from roomcast.migrations import migrate
 from tests.clients import AUDIENCE, SECRET, Client
 from tests.servers import ServiceProcess
-
-
-def migrate(database_url: str) -> None:
-    """Apply every migration (synchronously; call outside the event loop)."""
-    command.upgrade(alembic_config(database_url), "head")
 
 
 def base_env(nats_url: str, database_url: str, redis_url: str = "") -> dict[str, str]:

@@ -1,8 +1,10 @@
-"""Database schema migrations (Alembic), applied by `roomcast migrate`.
+"""Database schema migrations (Alembic): the one way every caller migrates.
 
-Every service's tables live in one schema history so that one command brings a
-database up to date. Migrations are hand-written; each service reads its tables with
-SQLAlchemy Core definitions in its own `adapters` package.
+`roomcast migrate`, `roomcast dev`, the test fixtures and the benchmarks all call
+`migrate` (or `upgrade` from async code). Every service's tables live in one schema
+history so that one call brings a database up to date. Migrations are hand-written;
+each service reads its tables with SQLAlchemy Core definitions in its own `adapters`
+package.
 """
 
 from __future__ import annotations
@@ -24,6 +26,16 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
+def migrate(database_url: str, revision: str = "head") -> None:
+    """Bring the database at `database_url` up to `revision`.
+
+    Blocks until done. The migration environment runs its own event loop, so call
+    this outside one (from async code, await `upgrade`). Replicas migrating at the
+    same time take turns (an advisory lock in `env.py`).
+    """
+    command.upgrade(alembic_config(database_url), revision)
+
+
 async def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the database at `database_url` up to `revision`."""
-    await asyncio.to_thread(command.upgrade, alembic_config(database_url), revision)
+    """`migrate`, from async code: runs it in a worker thread."""
+    await asyncio.to_thread(migrate, database_url, revision)

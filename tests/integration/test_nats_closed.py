@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from roomcast.migrations import migrate
 from roomcast.processes import free_port, package_binary
 from roomcast.runtime import EXIT_NATS_CLOSED
 from tests.servers import ServiceProcess
-from tests.stack import base_env, migrate
+from tests.stack import base_env
 
 SERVICES = ("rooms", "presence", "persistence", "gateway")
 

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from roomcast.embedded import EmbeddedNats
+from roomcast.migrations import migrate
 from tests.clients import Client, connect, token, unique
 from tests.servers import ServiceProcess
-from tests.stack import base_env, migrate
+from tests.stack import base_env
 
 
 async def send_until_ok(client: Client, body: str, timeout: float = 30) -> dict[str, object]:
