@@ -6,9 +6,33 @@ being ignored. `body` size is checked by the gateway against its configured limi
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts.identity import Id
+
+MAX_CLIENT_ID_LENGTH = 128
+_CONTROL = r"\x00-\x1f\x7f"
+_HAS_CONTROL = re.compile(f"[{_CONTROL}]")
+
+ClientId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_CLIENT_ID_LENGTH, pattern=f"^[^{_CONTROL}]+$"),
+]
+"""A sender's idempotency key: 1 to 128 characters, no control characters."""
+
+
+def echoable_client_id(value: Any) -> str | None:
+    """`value` if it is a valid `ClientId`, else None: all `chat:error` may echo."""
+    if (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_CLIENT_ID_LENGTH
+        and not _HAS_CONTROL.search(value)
+    ):
+        return value
+    return None
 
 
 class ClientModel(BaseModel):
@@ -24,7 +48,9 @@ class ChatSendIn(ClientModel):
         pattern=r"^[^\x00]*$",
         description="Message text (no NUL characters: PostgreSQL text cannot store them).",
     )
-    client_id: Id | None = Field(default=None, alias="clientId", description="Idempotency key.")
+    client_id: ClientId | None = Field(
+        default=None, alias="clientId", description="Idempotency key (1-128 characters)."
+    )
 
 
 class ManageChatSendIn(ChatSendIn):

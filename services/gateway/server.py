@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from socketio import packet
 
 from contracts import subjects
+from contracts.client import echoable_client_id
 from contracts.errors import ErrorCode, ServiceError
 from contracts.tenants import OkReply, RegisterMember
 from services.gateway import codec
@@ -209,7 +210,7 @@ class Gateway:
             ack = await self._dispatch(event, sid, args)
             if not ack["ok"] and event in SEND_EVENTS:
                 client_id = args[0].get("clientId") if args and isinstance(args[0], dict) else None
-                error = {**ack["error"], "clientId": client_id}
+                error = {**ack["error"], "clientId": echoable_client_id(client_id)}
                 await self.sio.emit("chat:error", error, to=sid, namespace=namespace)
             return ack
 
