@@ -36,6 +36,7 @@ class RawClient:
         self.on_event: Callable[[str, Any], None] = lambda event, data: None
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
+        self.sid: str | None = None
 
     async def connect(self) -> float:
         """Open the socket and the namespace; returns when the namespace was acknowledged."""
@@ -46,6 +47,7 @@ class RawClient:
         while True:
             reply = await self._ws.recv()
             if reply.startswith(f"40{self._ns},"):
+                self.sid = json.loads(reply[len(f"40{self._ns},") :])["sid"]
                 break
             if reply.startswith(f"44{self._ns},"):
                 raise ConnectionError(reply)
@@ -54,6 +56,22 @@ class RawClient:
         return connected
 
     async def _read(self) -> None:
+        try:
+            await self._read_frames()
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            for fut in self._acks.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionError("the connection was closed"))
+            self._acks.clear()
+
+    @property
+    def closed(self) -> bool:
+        """True once the server (or `close`) ended the connection."""
+        return self._reader is None or self._reader.done()
+
+    async def _read_frames(self) -> None:
         prefix_event = f"42{self._ns},"
         prefix_ack = f"43{self._ns},"
         async for frame in self._ws:
@@ -70,11 +88,32 @@ class RawClient:
                     fut.set_result(json.loads(rest[bracket:])[0])
 
     async def call(self, event: str, data: Any) -> Any:
+        return await self.call_frame(json.dumps([event, data]))
+
+    async def call_frame(self, payload: str) -> Any:
+        """Send an event whose JSON array is `payload` (any text); return its ack.
+
+        Raises `ConnectionError` if the connection closes before the ack arrives.
+        """
+        if self.closed:
+            raise ConnectionError("the connection was closed")
         ack_id = next(self._ids)
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._acks[ack_id] = fut
-        await self._ws.send(f"42{self._ns},{ack_id}{json.dumps([event, data])}")
+        try:
+            await self._ws.send(f"42{self._ns},{ack_id}{payload}")
+        except websockets.ConnectionClosed:
+            self._acks.pop(ack_id, None)
+            raise ConnectionError("the connection was closed") from None
         return await fut
+
+    async def send_frame(self, frame: str | bytes) -> bool:
+        """Send one raw WebSocket frame; False if the connection is already closed."""
+        try:
+            await self._ws.send(frame)
+        except websockets.ConnectionClosed:
+            return False
+        return True
 
     async def close(self) -> None:
         if self._reader is not None:
