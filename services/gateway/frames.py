@@ -33,7 +33,7 @@ LOG_EVERY = 10.0
 """Seconds between two log lines about refused frames (per gateway process)."""
 
 MAX_ACK_ID = 2**53
-"""Largest ack id answered: what a JavaScript client can number; beyond, no ack."""
+"""Largest ack id answered (what a JavaScript client can number); a larger one closes."""
 
 _CLIENT_ENGINEIO_TYPES = frozenset("123456")
 _CLIENT_SOCKETIO_TYPES = frozenset("012")
@@ -46,7 +46,8 @@ class RefusedFrame(Exception):
         code: The error code of the ack, when the frame gets one.
         reason: Why, for the ack and the log.
         namespace: The packet's namespace, if it was read.
-        id: The packet's ack id, if it was read (then the sender gets an ack).
+        id: The packet's ack id, if it was read: the sender gets an ack, or, when the
+            id is too large to answer, the connection is closed at once.
     """
 
     def __init__(
@@ -59,7 +60,9 @@ class RefusedFrame(Exception):
         super().__init__(reason)
         self.reason = reason
         self.namespace = namespace or "/"
-        self.id = id if id is not None and 0 <= id <= MAX_ACK_ID else None
+        answerable = id is None or 0 <= id <= MAX_ACK_ID
+        self.id = id if answerable else None
+        self.unanswerable = not answerable
         self.code = code
 
 
@@ -69,7 +72,8 @@ class StrictPacket(packet.Packet):  # type: ignore[misc]
     Clients never send ACK (the gateway asks them for none), CONNECT_ERROR or binary
     packets; an EVENT must carry a non-empty array. Payloads python-socketio's JSON
     decoding rejects (invalid JSON, nesting beyond 1,024 levels, integers over 4,300
-    digits) are refused with the ack id already read.
+    digits) are refused with the ack id already read. An ack id over `MAX_ACK_ID`
+    (python-socketio reads up to 100 digits) is refused, and closes the connection.
     """
 
     def decode(self, encoded_packet: Any) -> int:
@@ -81,6 +85,8 @@ class StrictPacket(packet.Packet):  # type: ignore[misc]
             attachments: int = super().decode(encoded_packet)
         except (ValueError, RecursionError):
             raise RefusedFrame("the packet could not be decoded", self.namespace, self.id) from None
+        if self.id is not None and self.id > MAX_ACK_ID:
+            raise RefusedFrame("the ack id is too large", self.namespace, self.id)
         if self.packet_type == packet.EVENT and not (isinstance(self.data, list) and self.data):
             raise RefusedFrame("an event is a non-empty array", self.namespace, self.id)
         return attachments

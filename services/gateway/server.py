@@ -53,10 +53,11 @@ class _Server(socketio.AsyncServer):  # type: ignore[misc]
     """AsyncServer that refuses malformed frames and reserved event names cheaply.
 
     Frames are decoded by `StrictPacket`; a `RefusedFrame` is counted, acknowledged
-    when its ack id was read, and a connection that sent `max_bad_frames` of them is
-    closed. An event named `connect`, `disconnect` or `*`, or by a non-string, would
-    reach python-socketio's own handlers (`*` with the arguments shifted, so that the
-    payload is taken for a socket id); it is renamed to `""`, which the dispatcher
+    when its ack id was read, and a connection that sent `max_bad_frames` of them (or
+    one with an ack id too large to answer) is closed. An event named `connect`,
+    `disconnect` or `*`, or by a non-string, would reach python-socketio's own
+    handlers (`*` with the arguments shifted, so that the payload is taken for a
+    socket id); it is renamed to `""`, which the dispatcher
     answers `INVALID` after the sender's own rate limit.
     """
 
@@ -107,7 +108,7 @@ class _Server(socketio.AsyncServer):  # type: ignore[misc]
             )
         count = self._bad_frames.get(eio_sid, 0) + 1
         self._bad_frames[eio_sid] = count
-        if count == self.max_bad_frames:
+        if count == self.max_bad_frames or refused.unanswerable:
             self.refusals.closed += 1
             await self._close_now(eio_sid)
 

@@ -133,3 +133,17 @@ async def test_reserved_event_names_are_invalid_and_spend_the_senders_own_limit(
         await victim.close()
         await sender.close()
     assert "Traceback" not in edge["limited"].output()
+
+
+@pytest.mark.parametrize("ack_id", ["9" * 20, "9" * 120])
+async def test_an_ack_id_too_large_to_answer_closes_the_connection(
+    edge: dict[str, ServiceProcess], ack_id: str
+) -> None:
+    client = RawClient(edge["gw"].url, token("big", unique("bigid")))
+    await client.connect()
+    try:
+        assert await client.send_frame(f'42/tenant,{ack_id}["chat:send",{{}}]')
+        with pytest.raises(ConnectionError):
+            await client.call_frame('["chat:send",{}]')
+    finally:
+        await client.close()
