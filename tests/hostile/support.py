@@ -30,7 +30,7 @@ ACK_CODES = frozenset(
 )
 """Codes a hostile event may get back; `INTERNAL` (or anything else) is a gateway bug."""
 
-EXAMPLES = int(os.environ.get("ROOMCAST_HOSTILE_EXAMPLES", "120"))
+EXAMPLES = int(os.environ.get("ROOMCAST_HOSTILE_EXAMPLES", "200"))
 """Hypothesis examples per fuzz test; `ROOMCAST_HOSTILE_EXAMPLES=5000` for a long run."""
 
 

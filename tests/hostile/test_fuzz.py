@@ -1,0 +1,237 @@
+"""Property-based fuzzing of a real gateway with hostile frames and event payloads.
+
+Two gateway processes and a rooms service: a hostile raw WebSocket client sends to
+the target gateway; a control pair keeps exchanging direct messages from the other
+gateway to a user on the target. After each test: every event with an ack id was
+acked with a protocol code (never `INTERNAL`) or the connection was closed; no
+traceback in any gateway's output; the control pair never failed; the target's
+sessions and memory came back near their baseline.
+
+Size: `ROOMCAST_HOSTILE_EXAMPLES` examples per test (default 200). A long run:
+`ROOMCAST_HOSTILE_EXAMPLES=5000 python3 run.py test tests/hostile/test_fuzz.py -s`
+(the summary line of each test gives the figures).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.sioclient import RawClient
+from tests.clients import Client, connect, token, unique
+from tests.hostile.strategies import EVENTS, event_arrays, payloads, raw_frames
+from tests.hostile.support import ACK_CODES, EXAMPLES, LoopThread, rss_kib, statz
+from tests.servers import ServiceProcess
+from tests.stack import Stack
+
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+PROBE = '["fuzz:probe",{}]'
+RSS_GROWTH_LIMIT_KIB = 64 * 1024
+
+
+@dataclass
+class Arena:
+    """The processes, the hostile client and the control pair; lives on `loop`."""
+
+    loop: LoopThread
+    target: ServiceProcess
+    other: ServiceProcess
+    hostile: RawClient | None = None
+    users: Iterator[int] = field(default_factory=itertools.count)
+    tenant: str = field(default_factory=lambda: unique("fuzz"))
+    inputs: int = 0
+    closes: int = 0
+    violations: list[str] = field(default_factory=list)
+    exchanged: int = 0
+    control_failures: list[str] = field(default_factory=list)
+    _control: asyncio.Task[None] | None = None
+    _clients: list[Client] = field(default_factory=list)
+
+    @property
+    def gateways(self) -> tuple[ServiceProcess, ServiceProcess]:
+        return self.target, self.other
+
+    async def start(self) -> None:
+        t = unique("control")
+        sender = await connect(self.other.url, token("ctl-a", t))
+        receiver = await connect(self.target.url, token("ctl-b", t))
+        self._clients += [sender, receiver]
+        self._control = asyncio.create_task(self._exchange(sender, receiver))
+        while self.exchanged < 3 and not self.control_failures:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+    async def _exchange(self, sender: Client, receiver: Client) -> None:
+        for n in itertools.count():
+            try:
+                ack = await sender.call("chat:send", {"to": "ctl-b", "body": f"dm {n}"})
+                if not ack.get("ok"):
+                    self.control_failures.append(f"dm {n}: {ack}")
+                    continue
+                await receiver.wait_for("chat:message", lambda m, i=ack["id"]: m["id"] == i)
+                receiver.events.clear()
+                self.exchanged += 1
+            except Exception as exc:
+                self.control_failures.append(f"dm {n}: {type(exc).__name__}: {exc}")
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        if self._control is not None:
+            self._control.cancel()
+        await self._drop_hostile()
+        await asyncio.gather(*(c.close() for c in self._clients))
+
+    async def _hostile(self) -> RawClient:
+        if self.hostile is None or self.hostile.closed:
+            await self._drop_hostile()
+            self.hostile = RawClient(self.target.url, token(f"evil{next(self.users)}", self.tenant))
+            await self.hostile.connect()
+        return self.hostile
+
+    async def _drop_hostile(self) -> None:
+        if self.hostile is not None:
+            self.closes += 1
+            await self.hostile.close()
+            self.hostile = None
+
+    async def event(self, array: str) -> None:
+        """Send one event with an ack id; it must be acked with a protocol code or close.
+
+        Text starting with a digit would run into the ack id on the wire: it is sent
+        as a raw frame instead.
+        """
+        self.inputs += 1
+        if array[:1].isdigit():
+            await self._frame(f"42/tenant,{array}")
+        else:
+            await self._event(array)
+
+    async def frame(self, frame: str | bytes) -> None:
+        """Send one raw frame, then a probe event: acked with a protocol code, or closed."""
+        self.inputs += 1
+        await self._frame(frame)
+
+    async def _frame(self, frame: str | bytes) -> None:
+        client = await self._hostile()
+        if await client.send_frame(frame):
+            await self._event(PROBE)
+
+    async def _event(self, array: str) -> None:
+        client = await self._hostile()
+        try:
+            ack = await asyncio.wait_for(client.call_frame(array), 10)
+        except ConnectionError:
+            return
+        except TimeoutError:
+            self.violations.append(f"no ack and still open: {array[:120]!r}")
+            return
+        self._check(ack, array)
+        if _code(ack) == "UNAUTHENTICATED":
+            await self._drop_hostile()
+
+    def _check(self, ack: Any, sent: str) -> None:
+        if isinstance(ack, dict) and ack.get("ok") is True:
+            return
+        if _code(ack) not in ACK_CODES:
+            self.violations.append(f"{ack!r:.200} for {sent[:120]!r}")
+
+
+def _code(ack: Any) -> Any:
+    try:
+        return ack["error"]["code"]
+    except (KeyError, TypeError):
+        return None
+
+
+@pytest.fixture(scope="module")
+def arena(stack_factory: Stack) -> Iterator[Arena]:
+    stack_factory.start("rooms")
+    unlimited = {"ROOMCAST_RATE_LIMIT_PER_SEC": "100000", "ROOMCAST_RATE_LIMIT_BURST": "100000"}
+    target = stack_factory.start("gateway", unlimited, instance="gw-fuzz-target")
+    other = stack_factory.start("gateway", instance="gw-fuzz-other")
+    loop = LoopThread()
+    a = Arena(loop, target, other)
+    loop.run(a.start())
+    yield a
+    loop.run(a.stop())
+    loop.stop()
+
+
+def _fuzz(arena: Arena, name: str, send: Any) -> None:
+    """Run `send` (a hypothesis test) and check what must hold afterwards."""
+    baseline = rss_kib(arena.target.pid)
+    log_before = {gw.instance: len(gw.output()) for gw in arena.gateways}
+    inputs, exchanged = arena.inputs, arena.exchanged
+    send()
+    arena.loop.run(arena._drop_hostile())
+    sessions = _settled_sessions(arena.target, expected=1)
+    logged = {gw.instance: gw.output()[log_before[gw.instance] :] for gw in arena.gateways}
+    growth = rss_kib(arena.target.pid) - baseline
+    counters = statz(arena.target)
+    sent = arena.inputs - inputs
+    print(
+        f"\n{name}: {sent} inputs, {arena.closes} closes, {counters['frames_refused']} frames "
+        f"refused, {counters['closed_for_bad_frames']} closed for bad frames, "
+        f"{counters['library_errors']} library errors, "
+        f"{sum(t.count('Traceback') for t in logged.values())} tracebacks, "
+        f"{arena.exchanged - exchanged} control DMs, {len(arena.control_failures)} failed, "
+        f"{len(logged[arena.target.instance]) / max(sent, 1):.1f} log bytes per input, "
+        f"RSS {baseline} -> {baseline + growth} KiB"
+    )
+    assert arena.violations == [], arena.violations[:10]
+    for instance, text in logged.items():
+        assert "Traceback" not in text, f"{instance}:\n{text[-3000:]}"
+    assert counters["library_errors"] == 0
+    assert arena.control_failures == [], arena.control_failures[:10]
+    assert arena.exchanged > exchanged, "the control pair exchanged nothing"
+    assert sessions == 1, f"{sessions} sessions left on the target"
+    assert growth < RSS_GROWTH_LIMIT_KIB, f"RSS grew by {growth} KiB"
+
+
+def _settled_sessions(gw: ServiceProcess, expected: int, tries: int = 100) -> int:
+    sessions = statz(gw)["sessions"]
+    for _ in range(tries):
+        if sessions == expected:
+            break
+        time.sleep(0.05)
+        sessions = statz(gw)["sessions"]
+    return sessions
+
+
+def test_event_payloads(arena: Arena) -> None:
+    @FUZZ
+    @given(event=st.sampled_from(EVENTS), payload=payloads)
+    def send(event: str, payload: str) -> None:
+        arena.loop.run(arena.event(f'["{event}",{payload}]'))
+
+    _fuzz(arena, "event payloads", send)
+
+
+def test_event_arrays(arena: Arena) -> None:
+    @FUZZ
+    @given(array=event_arrays())
+    def send(array: str) -> None:
+        arena.loop.run(arena.event(array))
+
+    _fuzz(arena, "event arrays", send)
+
+
+def test_raw_frames(arena: Arena) -> None:
+    @FUZZ
+    @given(frame=raw_frames)
+    def send(frame: str | bytes) -> None:
+        arena.loop.run(arena.frame(frame))
+
+    _fuzz(arena, "raw frames", send)
