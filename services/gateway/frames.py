@@ -5,7 +5,8 @@ on what they cannot decode, and log a traceback per frame. Here:
 
 - `EdgeWebSocket` passes on a text frame Engine.IO could not decode (empty, or not
   starting with a packet type a client sends) as an empty binary message, so that it
-  reaches the Socket.IO layer and is refused there like any other bad frame;
+  reaches the Socket.IO layer and is refused there like any other bad frame, and ends
+  the WebSocket when the client sends Engine.IO CLOSE;
 - `StrictPacket` decodes the Socket.IO packets a client may send (CONNECT,
   DISCONNECT, EVENT with a non-empty array) and raises `RefusedFrame` for anything
   else, with the namespace and ack id when they were read, so that the server can
@@ -35,7 +36,8 @@ LOG_EVERY = 10.0
 MAX_ACK_ID = 2**53
 """Largest ack id answered (what a JavaScript client can number); a larger one closes."""
 
-_CLIENT_ENGINEIO_TYPES = frozenset("123456")
+_ENGINEIO_CLOSE = "1"
+_CLIENT_ENGINEIO_TYPES = frozenset("23456")
 _CLIENT_SOCKETIO_TYPES = frozenset("012")
 
 
@@ -93,17 +95,24 @@ class StrictPacket(packet.Packet):  # type: ignore[misc]
 
 
 class EdgeWebSocket(WebSocket):  # type: ignore[misc]
-    """Engine.IO's ASGI WebSocket, turning frames Engine.IO cannot decode into `b""`.
+    """Engine.IO's ASGI WebSocket, screening what python-engineio mishandles.
 
     python-engineio decodes a frame outside any error handling: an empty frame or one
     not starting with a packet type digit would end the connection with a traceback
-    in the ASGI server's log. `b""` is a binary message that `StrictPacket` refuses.
+    in the ASGI server's log; it becomes `b""`, a binary message that `StrictPacket`
+    refuses. An Engine.IO CLOSE from the client would mark the session closed but
+    keep reading the WebSocket until the ping timeout, every event after it unanswered;
+    it ends the WebSocket at once instead.
     """
 
     async def wait(self) -> Any:
         frame = await super().wait()
-        if isinstance(frame, str) and frame[:1] not in _CLIENT_ENGINEIO_TYPES:
-            return b""
+        if isinstance(frame, str):
+            kind = frame[:1]
+            if kind == _ENGINEIO_CLOSE:
+                raise OSError("the client closed the Engine.IO session")
+            if kind not in _CLIENT_ENGINEIO_TYPES:
+                return b""
         return frame
 
 

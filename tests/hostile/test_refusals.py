@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import socketio
 
 from bench.sioclient import RawClient
 from tests.clients import Client, connect, token, unique
@@ -46,7 +48,8 @@ async def test_garbage_without_a_namespace_closes_after_a_few_frames_without_tra
     gw = edge["gw"]
     before = statz(gw)["frames_refused"]
     log_before = len(gw.output())
-    for garbage in ["4x", "48", "", "x", "4[", "43/tenant,1[]", b"\x00\x01"]:
+    garbage_frames: list[str | bytes] = ["4x", "48", "", "x", "4[", "43/tenant,1[]", b"\x00\x01"]
+    for garbage in garbage_frames:
         ws = await open_engineio(gw.url)
         await send_and_expect_close(ws, [garbage] * MAX_BAD_FRAMES)
     assert statz(gw)["frames_refused"] - before >= 7 * MAX_BAD_FRAMES
@@ -144,6 +147,40 @@ async def test_an_ack_id_too_large_to_answer_closes_the_connection(
     try:
         assert await client.send_frame(f'42/tenant,{ack_id}["chat:send",{{}}]')
         with pytest.raises(ConnectionError):
-            await client.call_frame('["chat:send",{}]')
+            await asyncio.wait_for(client.call_frame('["chat:send",{}]'), 10)
     finally:
         await client.close()
+
+
+async def test_an_engineio_close_from_the_client_ends_the_websocket(
+    edge: dict[str, ServiceProcess],
+) -> None:
+    client = RawClient(edge["gw"].url, token("bye", unique("close")))
+    await client.connect()
+    try:
+        assert await client.send_frame("1")
+        with pytest.raises(ConnectionError):
+            await asyncio.wait_for(client.call_frame('["chat:send",{}]'), 10)
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize("transports", [["polling"], ["polling", "websocket"]])
+async def test_long_polling_and_the_upgrade_to_websocket_still_work(
+    edge: dict[str, ServiceProcess], transports: list[str]
+) -> None:
+    client = socketio.AsyncClient(reconnection=False)
+    await client.connect(
+        edge["gw"].url,
+        auth={"token": token("poll", unique("poll"))},
+        namespaces=["/tenant"],
+        transports=transports,
+        wait_timeout=10,
+    )
+    try:
+        for n in range(3):
+            ack = await client.call("chat:send", {"to": "poll", "body": f"n{n}"}, "/tenant", 10)
+            assert ack["ok"], ack
+        assert client.transport() == transports[-1]
+    finally:
+        await client.disconnect()
