@@ -57,7 +57,7 @@ async def open_engineio(url: str) -> Any:
         f"{base}/socket.io/?EIO=4&transport=websocket", compression=None, max_size=2**22
     )
     opened = await ws.recv()
-    assert opened.startswith("0"), opened
+    assert isinstance(opened, str) and opened.startswith("0"), opened
     return ws
 
 
