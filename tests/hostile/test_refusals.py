@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -184,3 +187,29 @@ async def test_long_polling_and_the_upgrade_to_websocket_still_work(
         assert client.transport() == transports[-1]
     finally:
         await client.disconnect()
+
+
+def _polling(url: str, sid: str = "", body: bytes | None = None) -> bytes:
+    query = f"EIO=4&transport=polling{f'&sid={sid}' if sid else ''}"
+    request = urllib.request.Request(f"{url}/socket.io/?{query}", data=body)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310
+        return bytes(resp.read())
+
+
+async def test_long_polling_garbage_is_counted_without_tracebacks(
+    edge: dict[str, ServiceProcess],
+) -> None:
+    gw = edge["gw"]
+    opened = _polling(gw.url)
+    sid = json.loads(opened[1:])["sid"]
+    before = statz(gw)
+    log_before = len(gw.output())
+    for body in [b"x", b"b!!", b"4\x1e\x1e", b"\xff\xfe", b"4[" + b"[" * 2000]:
+        with contextlib.suppress(urllib.error.HTTPError):
+            _polling(gw.url, sid, body)
+    after = statz(gw)
+    refused = after["frames_refused"] - before["frames_refused"]
+    library = after["library_errors"] - before["library_errors"]
+    assert refused + library >= 5
+    logged = gw.output()[log_before:]
+    assert "Traceback" not in logged, logged
