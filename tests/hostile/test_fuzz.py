@@ -172,8 +172,10 @@ def arena(stack_factory: Stack) -> Iterator[Arena]:
 def _fuzz(arena: Arena, name: str, send: Any) -> None:
     """Run `send` (a hypothesis test) and check what must hold afterwards."""
     baseline = rss_kib(arena.target.pid)
+    hosted = statz(arena.target)["hosted_subjects"]
     log_before = {gw.instance: len(gw.output()) for gw in arena.gateways}
-    inputs, exchanged = arena.inputs, arena.exchanged
+    inputs, exchanged, closes = arena.inputs, arena.exchanged, arena.closes
+    before = statz(arena.target)
     send()
     arena.loop.run(arena._drop_hostile())
     sessions = _settled_sessions(arena.target, expected=1)
@@ -182,13 +184,15 @@ def _fuzz(arena: Arena, name: str, send: Any) -> None:
     counters = defaultdict(int, statz(arena.target))
     sent = arena.inputs - inputs
     print(
-        f"\n{name}: {sent} inputs, {arena.closes} closes, {counters['frames_refused']} frames "
-        f"refused, {counters['closed_for_bad_frames']} closed for bad frames, "
-        f"{counters['library_errors']} library errors, "
+        f"\n{name}: {sent} inputs, {arena.closes - closes} reconnections, "
+        f"{counters['frames_refused'] - before.get('frames_refused', 0)} frames refused, "
+        f"{counters['closed_for_bad_frames'] - before.get('closed_for_bad_frames', 0)} "
+        f"closed for bad frames, {counters['library_errors']} library errors, "
         f"{sum(t.count('Traceback') for t in logged.values())} tracebacks, "
         f"{arena.exchanged - exchanged} control DMs, {len(arena.control_failures)} failed, "
         f"{len(logged[arena.target.instance]) / max(sent, 1):.1f} log bytes per input, "
-        f"RSS {baseline} -> {baseline + growth} KiB"
+        f"RSS {baseline} -> {baseline + growth} KiB, "
+        f"hosted subjects {hosted} -> {counters['hosted_subjects']}"
     )
     for instance, text in logged.items():
         assert "Traceback" not in text, f"{instance}:\n{text[-3000:]}"
@@ -196,6 +200,7 @@ def _fuzz(arena: Arena, name: str, send: Any) -> None:
     assert arena.control_failures == [], arena.control_failures[:10]
     assert arena.exchanged > exchanged, "the control pair exchanged nothing"
     assert sessions == 1, f"{sessions} sessions left on the target"
+    assert counters["hosted_subjects"] == hosted, "subjects of closed sockets still hosted"
     assert growth < RSS_GROWTH_LIMIT_KIB, f"RSS grew by {growth} KiB"
 
 
