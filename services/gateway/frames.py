@@ -45,11 +45,11 @@ class RefusedFrame(Exception):
     """A frame the gateway does not accept.
 
     Args:
-        code: The error code of the ack, when the frame gets one.
         reason: Why, for the ack and the log.
         namespace: The packet's namespace, if it was read.
         id: The packet's ack id, if it was read: the sender gets an ack, or, when the
             id is too large to answer, the connection is closed at once.
+        code: The error code of the ack, when the frame gets one.
     """
 
     def __init__(
@@ -77,6 +77,12 @@ class StrictPacket(packet.Packet):  # type: ignore[misc]
     digits) are refused with the ack id already read. An ack id over `MAX_ACK_ID`
     (python-socketio reads up to 100 digits) is refused, and closes the connection.
     """
+
+    def __init__(self, *args: Any, encoded_packet: Any = None, **kwargs: Any) -> None:
+        if encoded_packet is not None and not encoded_packet:
+            # python-socketio skips decoding an empty frame and sees an EVENT without data
+            raise RefusedFrame("empty frame")
+        super().__init__(*args, encoded_packet=encoded_packet, **kwargs)
 
     def decode(self, encoded_packet: Any) -> int:
         if not isinstance(encoded_packet, str):

@@ -57,8 +57,8 @@ class _Server(socketio.AsyncServer):  # type: ignore[misc]
     one with an ack id too large to answer) is closed. An event named `connect`,
     `disconnect` or `*`, or by a non-string, would reach python-socketio's own
     handlers (`*` with the arguments shifted, so that the payload is taken for a
-    socket id); it is renamed to `""`, which the dispatcher
-    answers `INVALID` after the sender's own rate limit.
+    socket id); it is renamed to `""`, which the dispatcher answers `INVALID` after
+    the sender's own rate limit.
     """
 
     def __init__(self, max_bad_frames: int, refusals: Refusals, **kwargs: Any) -> None:
@@ -97,6 +97,9 @@ class _Server(socketio.AsyncServer):  # type: ignore[misc]
         await super()._handle_eio_disconnect(eio_sid, reason)
 
     async def _refuse(self, eio_sid: str, refused: RefusedFrame) -> None:
+        sock = self.eio.sockets.get(eio_sid)
+        if sock is None or sock.closed:
+            return  # frames read after the close: nobody to answer, nothing to count
         self.refusals.frame(refused.reason)
         if refused.id is not None:
             ack = fail(refused.code, refused.reason)
@@ -119,7 +122,7 @@ class _Server(socketio.AsyncServer):  # type: ignore[misc]
         until the client closes it; here the writer sends CLOSE, then ends the socket.
         """
         sock = self.eio.sockets.get(eio_sid)
-        if sock is None or sock.closing or sock.closed:
+        if sock is None or sock.closing:
             return
         await sock.close(wait=False)
         sock.queue.put_nowait(None)

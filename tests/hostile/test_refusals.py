@@ -213,3 +213,23 @@ async def test_long_polling_garbage_is_counted_without_tracebacks(
     assert refused + library >= 5
     logged = gw.output()[log_before:]
     assert "Traceback" not in logged, logged
+
+
+async def test_empty_frames_on_the_root_namespace_are_refused_without_tracebacks(
+    edge: dict[str, ServiceProcess],
+) -> None:
+    client = RawClient(edge["gw"].url, token("root", unique("root")), namespace="/")
+    await client.connect()
+    log_before = len(edge["gw"].output())
+    before = statz(edge["gw"])
+    try:
+        for frame in ["4", b"", "", "4"]:
+            assert await client.send_frame(frame)
+        ack = await client.call("chat:send", {"to": "root", "body": "still here"})
+        assert ack["ok"], ack
+    finally:
+        await client.close()
+    assert "Traceback" not in edge["gw"].output()[log_before:]
+    after = statz(edge["gw"])
+    assert after["library_errors"] == before["library_errors"]
+    assert after["frames_refused"] - before["frames_refused"] >= 4
