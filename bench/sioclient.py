@@ -30,7 +30,8 @@ class RawClient:
         base = url.replace("http://", "ws://").rstrip("/")
         self._url = f"{base}/socket.io/?EIO=4&transport=websocket"
         self._auth = auth if auth is not None else {"token": token}
-        self._ns = namespace
+        self._ns = "" if namespace == "/" else f"{namespace},"
+        """The namespace as packets spell it: nothing for `/`, else `/name,`."""
         self._ids = itertools.count(1)
         self._acks: dict[int, asyncio.Future[Any]] = {}
         self.on_event: Callable[[str, Any], None] = lambda event, data: None
@@ -43,13 +44,13 @@ class RawClient:
         self._ws = await websockets.connect(self._url, compression=None, max_size=2**22)
         opened = await self._ws.recv()
         assert opened.startswith("0"), opened
-        await self._ws.send(f"40{self._ns},{json.dumps(self._auth)}")
+        await self._ws.send(f"40{self._ns}{json.dumps(self._auth)}")
         while True:
             reply = await self._ws.recv()
-            if reply.startswith(f"40{self._ns},"):
-                self.sid = json.loads(reply[len(f"40{self._ns},") :])["sid"]
+            if reply.startswith(f"40{self._ns}"):
+                self.sid = json.loads(reply[len(f"40{self._ns}") :])["sid"]
                 break
-            if reply.startswith(f"44{self._ns},"):
+            if reply.startswith(f"44{self._ns}"):
                 raise ConnectionError(reply)
         connected = time.perf_counter()
         self._reader = asyncio.create_task(self._read())
@@ -67,13 +68,18 @@ class RawClient:
             self._acks.clear()
 
     @property
+    def event_prefix(self) -> str:
+        """What an EVENT packet on this client's namespace starts with (`42/tenant,`)."""
+        return f"42{self._ns}"
+
+    @property
     def closed(self) -> bool:
         """True once the server (or `close`) ended the connection."""
         return self._reader is None or self._reader.done()
 
     async def _read_frames(self) -> None:
-        prefix_event = f"42{self._ns},"
-        prefix_ack = f"43{self._ns},"
+        prefix_event = f"42{self._ns}"
+        prefix_ack = f"43{self._ns}"
         async for frame in self._ws:
             if frame == "2":
                 await self._ws.send("3")
@@ -101,7 +107,7 @@ class RawClient:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._acks[ack_id] = fut
         try:
-            await self._ws.send(f"42{self._ns},{ack_id}{payload}")
+            await self._ws.send(f"42{self._ns}{ack_id}{payload}")
         except websockets.ConnectionClosed:
             self._acks.pop(ack_id, None)
             raise ConnectionError("the connection was closed") from None
