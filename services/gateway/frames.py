@@ -90,14 +90,16 @@ class StrictPacket(packet.Packet):  # type: ignore[misc]
         if encoded_packet[:1] not in _CLIENT_SOCKETIO_TYPES:
             raise RefusedFrame("not a packet type a client may send")
         try:
-            attachments: int = super().decode(encoded_packet)
+            attachments = super().decode(encoded_packet)
         except (ValueError, RecursionError):
             raise RefusedFrame("the packet could not be decoded", self.namespace, self.id) from None
+        if attachments:
+            raise RefusedFrame("only binary packets have attachments", self.namespace, self.id)
         if self.id is not None and self.id > MAX_ACK_ID:
             raise RefusedFrame("the ack id is too large", self.namespace, self.id)
         if self.packet_type == packet.EVENT and not (isinstance(self.data, list) and self.data):
             raise RefusedFrame("an event is a non-empty array", self.namespace, self.id)
-        return attachments
+        return 0
 
 
 class EdgeWebSocket(WebSocket):  # type: ignore[misc]
