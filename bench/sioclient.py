@@ -108,10 +108,11 @@ class RawClient:
         self._acks[ack_id] = fut
         try:
             await self._ws.send(f"42{self._ns}{ack_id}{payload}")
+            return await fut
         except websockets.ConnectionClosed:
-            self._acks.pop(ack_id, None)
             raise ConnectionError("the connection was closed") from None
-        return await fut
+        finally:
+            self._acks.pop(ack_id, None)
 
     async def send_frame(self, frame: str | bytes) -> bool:
         """Send one raw WebSocket frame; False if the connection is already closed."""

@@ -115,10 +115,11 @@ class Arena:
         """Send one event with an ack id: acked with a protocol code, or closed.
 
         Returns what went wrong, or None. Text starting with a digit would run into
-        the ack id on the wire: it is sent as a raw frame instead.
+        the ack id on the wire, and on `/` text starting with `-` would turn the id
+        into an attachment count: such text is sent as a raw frame instead.
         """
         self.inputs += 1
-        if array[:1].isdigit():
+        if array[:1].isdigit() or array[:1] == "-":
             client = await self._hostile()
             return await self._frame(f"{client.event_prefix}{array}")
         return await self._event(array)
