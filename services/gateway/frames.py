@@ -78,12 +78,6 @@ class StrictPacket(packet.Packet):  # type: ignore[misc]
     (python-socketio reads up to 100 digits) is refused, and closes the connection.
     """
 
-    def __init__(self, *args: Any, encoded_packet: Any = None, **kwargs: Any) -> None:
-        if encoded_packet is not None and not encoded_packet:
-            # python-socketio skips decoding an empty frame and sees an EVENT without data
-            raise RefusedFrame("empty frame")
-        super().__init__(*args, encoded_packet=encoded_packet, **kwargs)
-
     def decode(self, encoded_packet: Any) -> int:
         if not isinstance(encoded_packet, str):
             raise RefusedFrame("binary frames are not accepted")

@@ -76,6 +76,8 @@ class _Server(socketio.AsyncServer):  # type: ignore[misc]
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         try:
+            if not data:  # python-socketio would not decode it: an EVENT without data
+                raise RefusedFrame("empty frame")
             await super()._handle_eio_message(eio_sid, data)
         except RefusedFrame as refused:
             await self._refuse(eio_sid, refused)
