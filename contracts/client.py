@@ -1,4 +1,4 @@
-"""Payloads clients send (PROTOCOL.md, "Client → server events").
+"""Payloads clients send (docs/protocol.md, "Client → server events").
 
 Every model forbids unknown fields so that typos surface as `INVALID` instead of
 being ignored. `body` size is checked by the gateway against its configured limit.
@@ -6,9 +6,23 @@ being ignored. `body` size is checked by the gateway against its configured limi
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from contracts.identity import ClientId, Id, TenantId
+
+_CLIENT_ID: TypeAdapter[str] = TypeAdapter(ClientId)
+
+
+def echoable_client_id(value: Any) -> str | None:
+    """`value` if it is a valid `ClientId`, else None: all `chat:error` may echo."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return _CLIENT_ID.validate_python(value)
+    except ValidationError:
+        return None
 
 
 class ClientModel(BaseModel):
@@ -25,7 +39,7 @@ class ChatSendIn(ClientModel):
         description="Message text (no NUL characters: PostgreSQL text cannot store them).",
     )
     client_id: ClientId | None = Field(
-        default=None, alias="clientId", description="Idempotency key."
+        default=None, alias="clientId", description="Idempotency key (1-128 characters)."
     )
 
 

@@ -79,7 +79,7 @@ export interface ChatSendIn {
   to: string;
   /** Message text (no NUL characters: PostgreSQL text cannot store them). */
   body: string;
-  /** Idempotency key. */
+  /** Idempotency key (1-128 characters). */
   clientId?: string | null;
 }
 
@@ -143,7 +143,7 @@ export interface ManageChatSendIn {
   to: string;
   /** Message text (no NUL characters: PostgreSQL text cannot store them). */
   body: string;
-  /** Idempotency key. */
+  /** Idempotency key (1-128 characters). */
   clientId?: string | null;
   /** Tenant of the recipient. */
   tenant: string;

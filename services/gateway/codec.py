@@ -23,8 +23,11 @@ def dumps(obj: Any, **kwargs: Any) -> str:
 
 
 def loads(text: str | bytes, **kwargs: Any) -> Any:
-    """Parse JSON text."""
+    """Parse JSON text; anything unparsable raises `ValueError`, also too deep nesting."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except RecursionError:
+            raise JSONDecodeError("nested too deeply", "", 0) from None

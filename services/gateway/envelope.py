@@ -1,4 +1,4 @@
-"""The acknowledgement envelope every client event gets (PROTOCOL.md)."""
+"""The acknowledgement envelope every client event gets (docs/protocol.md)."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from socketio import packet
 
 from contracts import subjects
 from contracts.access import auto_rooms
+from contracts.client import echoable_client_id
 from contracts.errors import ErrorCode, ServiceError
 from contracts.tenants import OkReply, RegisterMember
 from services.gateway import codec
@@ -27,6 +28,13 @@ from services.gateway.auth import (
 from services.gateway.envelope import Ack, fail
 from services.gateway.events import HANDLERS, SEND_EVENTS
 from services.gateway.fanout import Fanout
+from services.gateway.frames import (
+    EdgeWebSocket,
+    Refusals,
+    RefusedFrame,
+    StrictPacket,
+    library_logger,
+)
 from services.gateway.limits import TokenBucket
 from services.gateway.presence import PresenceReporter
 from services.gateway.recovery import Recovery, requested_since
@@ -38,25 +46,89 @@ log = logging.getLogger(__name__)
 
 REGISTER_TIMEOUT = 1.0
 
+UNNAMED_EVENT = ""
+"""What an event named by a reserved name or a non-string is renamed to (`INVALID`)."""
+
 
 class _Server(socketio.AsyncServer):  # type: ignore[misc]
-    """AsyncServer that answers malformed event packets instead of raising.
+    """AsyncServer that refuses malformed frames and reserved event names cheaply.
 
-    python-socketio routes a client event named `connect` or `disconnect` to the
-    connection handlers, and fails on a non-string event name; both become `INVALID`.
+    Frames are decoded by `StrictPacket`; a `RefusedFrame` is counted, acknowledged
+    when its ack id was read, and a connection that sent `max_bad_frames` of them (or
+    one with an ack id too large to answer) is closed. An event named `connect`,
+    `disconnect` or `*`, or by a non-string, would reach python-socketio's own
+    handlers (`*` with the arguments shifted, so that the payload is taken for a
+    socket id); it is renamed to `""`, which the dispatcher answers `INVALID` after
+    the sender's own rate limit.
     """
 
+    def __init__(self, max_bad_frames: int, refusals: Refusals, **kwargs: Any) -> None:
+        super().__init__(
+            serializer=StrictPacket,
+            logger=library_logger("socketio", refusals),
+            engineio_logger=library_logger("engineio", refusals),
+            **kwargs,
+        )
+        self.eio._async = {**self.eio._async, "websocket": EdgeWebSocket}
+        self.max_bad_frames = max_bad_frames
+        self.refusals = refusals
+        self._reserved = frozenset((*self.reserved_events, "*"))
+        self._bad_frames: dict[str, int] = {}
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        try:
+            if not data:  # python-socketio would not decode it: an EVENT without data
+                raise RefusedFrame("empty frame")
+            await super()._handle_eio_message(eio_sid, data)
+        except RefusedFrame as refused:
+            await self._refuse(eio_sid, refused)
+
     async def _handle_event(self, eio_sid: str, namespace: str, id: Any, data: Any) -> None:
-        event = data[0] if isinstance(data, list) and data else None
-        if not isinstance(event, str) or event in self.reserved_events:
-            if id is not None:
-                ack = fail(ErrorCode.INVALID, "an event must be named by a non-reserved string")
-                await self._send_packet(
-                    eio_sid,
-                    self.packet_class(packet.ACK, namespace=namespace or "/", data=[ack], id=id),
-                )
-            return
+        namespace = namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if not self.manager.is_connected(sid, namespace):
+            raise RefusedFrame(
+                "not connected to this namespace", namespace, id, ErrorCode.UNAUTHENTICATED
+            )
+        event = data[0]
+        if type(event) is not str or event in self._reserved:
+            data = [UNNAMED_EVENT, *data[1:]]
         await super()._handle_event(eio_sid, namespace, id, data)
+
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any = None) -> None:
+        self._bad_frames.pop(eio_sid, None)
+        await super()._handle_eio_disconnect(eio_sid, reason)
+
+    async def _refuse(self, eio_sid: str, refused: RefusedFrame) -> None:
+        sock = self.eio.sockets.get(eio_sid)
+        if sock is None or sock.closed:
+            return  # frames read after the close: nobody to answer, nothing to count
+        self.refusals.frame(refused.reason)
+        if refused.id is not None:
+            ack = fail(refused.code, refused.reason)
+            await self._send_packet(
+                eio_sid,
+                self.packet_class(
+                    packet.ACK, namespace=refused.namespace, data=[ack], id=refused.id
+                ),
+            )
+        count = self._bad_frames.get(eio_sid, 0) + 1
+        self._bad_frames[eio_sid] = count
+        if count == self.max_bad_frames or refused.unanswerable:
+            self.refusals.closed += 1
+            await self._close_now(eio_sid)
+
+    async def _close_now(self, eio_sid: str) -> None:
+        """Close an Engine.IO connection without waiting for its client to read.
+
+        `eio.disconnect` waits for the queue to drain and leaves the WebSocket open
+        until the client closes it; here the writer sends CLOSE, then ends the socket.
+        """
+        sock = self.eio.sockets.get(eio_sid)
+        if sock is None or sock.closing:
+            return
+        await sock.close(wait=False)
+        sock.queue.put_nowait(None)
 
 
 class Gateway:
@@ -69,14 +141,15 @@ class Gateway:
         origins: Any = settings.cors_origins or None
         if origins == ["*"]:
             origins = "*"
+        self.refusals = Refusals()
         self.sio = _Server(
+            settings.max_bad_frames,
+            self.refusals,
             async_mode="asgi",
             cors_allowed_origins=origins,
             max_http_buffer_size=settings.max_frame_bytes,
             http_compression=False,
             json=codec,
-            logger=False,
-            engineio_logger=False,
             namespaces="*",
         )
         self.fanout = Fanout(self.sio, nc, NAMESPACES, settings.max_pending_packets)
@@ -90,13 +163,16 @@ class Gateway:
             self.sio.on("*", self._make_dispatch(ns), namespace=ns)
 
     def stats(self) -> dict[str, int]:
-        """Counters for `/statz`: connections, hosted rooms, deliveries."""
+        """Counters for `/statz`: connections, hosted rooms, deliveries, refusals."""
         return {
             "sessions": len(self.sessions),
             "hosted_subjects": len(self.fanout.hosted),
             "deliveries_received": self.fanout.received,
             "packets_delivered": self.fanout.delivered,
             "slow_consumers_dropped": self.fanout.dropped_slow,
+            "frames_refused": self.refusals.frames,
+            "closed_for_bad_frames": self.refusals.closed,
+            "library_errors": self.refusals.library_errors,
         }
 
     async def verify(self, token: str) -> VerifiedToken:
@@ -210,7 +286,7 @@ class Gateway:
             ack = await self._dispatch(event, sid, args)
             if not ack["ok"] and event in SEND_EVENTS:
                 client_id = args[0].get("clientId") if args and isinstance(args[0], dict) else None
-                error = {**ack["error"], "clientId": client_id}
+                error = {**ack["error"], "clientId": echoable_client_id(client_id)}
                 await self.sio.emit("chat:error", error, to=sid, namespace=namespace)
             return ack
 
@@ -224,7 +300,7 @@ class Gateway:
             return fail(ErrorCode.RATE_LIMITED, "too many events; slow down")
         handler = HANDLERS.get(event)
         if handler is None:
-            return fail(ErrorCode.INVALID, f"unknown event {event[:64]!r}")
+            return fail(ErrorCode.INVALID, _unknown(event))
         if len(args) > 1:
             return fail(ErrorCode.INVALID, "an event takes one payload object")
         try:
@@ -236,6 +312,12 @@ class Gateway:
         except Exception:
             log.exception("%s failed", event)
             return fail(ErrorCode.INTERNAL, "internal error")
+
+
+def _unknown(event: str) -> str:
+    if event == UNNAMED_EVENT:
+        return "an event is named by a string other than connect, disconnect and *"
+    return f"unknown event {event[:64]!r}"
 
 
 def _describe(exc: ValidationError) -> str:

@@ -68,6 +68,11 @@ class GatewaySettings(CommonSettings):
     max_body_bytes: int = Field(
         default=8 * 1024, ge=1, le=MAX_FRAME_LIMIT, description="Largest message `body`."
     )
+    max_bad_frames: int = Field(
+        default=10,
+        ge=1,
+        description="Malformed frames a connection may send before it is closed.",
+    )
     rate_limit_per_sec: float = Field(
         default=50.0, gt=0, description="Sustained client events per second per connection."
     )
