@@ -36,7 +36,7 @@ EXAMPLES = int(os.environ.get("ROOMCAST_HOSTILE_EXAMPLES", "200"))
 
 def statz(gw: ServiceProcess) -> dict[str, int]:
     """The gateway's `/statz` counters."""
-    with urllib.request.urlopen(f"{gw.url}/statz", timeout=5) as resp:  # noqa: S310
+    with urllib.request.urlopen(f"{gw.health_url}/statz", timeout=5) as resp:  # noqa: S310
         counters: dict[str, int] = json.loads(resp.read())
         return counters
 
