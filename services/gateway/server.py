@@ -10,13 +10,13 @@ from typing import Any
 import socketio
 from nats.aio.client import Client as NATS
 from pydantic import ValidationError
-from socketio import packet
 
-from contracts import subjects
+from contracts import endpoints
 from contracts.access import auto_rooms
 from contracts.client import echoable_client_id
 from contracts.errors import ErrorCode, ServiceError
-from contracts.tenants import OkReply, RegisterMember
+from contracts.tenants import RegisterMember
+from roomcast.platform import bus
 from services.gateway import codec
 from services.gateway.auth import (
     AuthError,
@@ -26,109 +26,17 @@ from services.gateway.auth import (
     extract_token,
 )
 from services.gateway.envelope import Ack, fail
-from services.gateway.events import HANDLERS, SEND_EVENTS
 from services.gateway.fanout import Fanout
-from services.gateway.frames import (
-    EdgeWebSocket,
-    Refusals,
-    RefusedFrame,
-    StrictPacket,
-    library_logger,
-)
+from services.gateway.frames import Refusals
+from services.gateway.handlers import HANDLERS, SEND_EVENTS
 from services.gateway.limits import TokenBucket
 from services.gateway.presence import PresenceReporter
 from services.gateway.recovery import Recovery, requested_since
-from services.gateway.rpc import request
 from services.gateway.sessions import NAMESPACES, Session
 from services.gateway.settings import GatewaySettings
+from services.gateway.sio_server import UNNAMED_EVENT, StrictServer
 
 log = logging.getLogger(__name__)
-
-REGISTER_TIMEOUT = 1.0
-
-UNNAMED_EVENT = ""
-"""What an event named by a reserved name or a non-string is renamed to (`INVALID`)."""
-
-
-class _Server(socketio.AsyncServer):  # type: ignore[misc]
-    """AsyncServer that refuses malformed frames and reserved event names cheaply.
-
-    Frames are decoded by `StrictPacket`; a `RefusedFrame` is counted, acknowledged
-    when its ack id was read, and a connection that sent `max_bad_frames` of them (or
-    one with an ack id too large to answer) is closed. An event named `connect`,
-    `disconnect` or `*`, or by a non-string, would reach python-socketio's own
-    handlers (`*` with the arguments shifted, so that the payload is taken for a
-    socket id); it is renamed to `""`, which the dispatcher answers `INVALID` after
-    the sender's own rate limit.
-    """
-
-    def __init__(self, max_bad_frames: int, refusals: Refusals, **kwargs: Any) -> None:
-        super().__init__(
-            serializer=StrictPacket,
-            logger=library_logger("socketio", refusals),
-            engineio_logger=library_logger("engineio", refusals),
-            **kwargs,
-        )
-        self.eio._async = {**self.eio._async, "websocket": EdgeWebSocket}
-        self.max_bad_frames = max_bad_frames
-        self.refusals = refusals
-        self._reserved = frozenset((*self.reserved_events, "*"))
-        self._bad_frames: dict[str, int] = {}
-
-    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
-        try:
-            if not data:  # python-socketio would not decode it: an EVENT without data
-                raise RefusedFrame("empty frame")
-            await super()._handle_eio_message(eio_sid, data)
-        except RefusedFrame as refused:
-            await self._refuse(eio_sid, refused)
-
-    async def _handle_event(self, eio_sid: str, namespace: str, id: Any, data: Any) -> None:
-        namespace = namespace or "/"
-        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
-        if not self.manager.is_connected(sid, namespace):
-            raise RefusedFrame(
-                "not connected to this namespace", namespace, id, ErrorCode.UNAUTHENTICATED
-            )
-        event = data[0]
-        if type(event) is not str or event in self._reserved:
-            data = [UNNAMED_EVENT, *data[1:]]
-        await super()._handle_event(eio_sid, namespace, id, data)
-
-    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any = None) -> None:
-        self._bad_frames.pop(eio_sid, None)
-        await super()._handle_eio_disconnect(eio_sid, reason)
-
-    async def _refuse(self, eio_sid: str, refused: RefusedFrame) -> None:
-        sock = self.eio.sockets.get(eio_sid)
-        if sock is None or sock.closed:
-            return  # frames read after the close: nobody to answer, nothing to count
-        self.refusals.frame(refused.reason)
-        if refused.id is not None:
-            ack = fail(refused.code, refused.reason)
-            await self._send_packet(
-                eio_sid,
-                self.packet_class(
-                    packet.ACK, namespace=refused.namespace, data=[ack], id=refused.id
-                ),
-            )
-        count = self._bad_frames.get(eio_sid, 0) + 1
-        self._bad_frames[eio_sid] = count
-        if count == self.max_bad_frames or refused.unanswerable:
-            self.refusals.closed += 1
-            await self._close_now(eio_sid)
-
-    async def _close_now(self, eio_sid: str) -> None:
-        """Close an Engine.IO connection without waiting for its client to read.
-
-        `eio.disconnect` waits for the queue to drain and leaves the WebSocket open
-        until the client closes it; here the writer sends CLOSE, then ends the socket.
-        """
-        sock = self.eio.sockets.get(eio_sid)
-        if sock is None or sock.closing:
-            return
-        await sock.close(wait=False)
-        sock.queue.put_nowait(None)
 
 
 class Gateway:
@@ -142,7 +50,7 @@ class Gateway:
         if origins == ["*"]:
             origins = "*"
         self.refusals = Refusals()
-        self.sio = _Server(
+        self.sio = StrictServer(
             settings.max_bad_frames,
             self.refusals,
             async_mode="asgi",
@@ -250,14 +158,8 @@ class Gateway:
 
     async def _register(self, s: Session) -> None:
         try:
-            await request(
-                self.nc,
-                subjects.directory_register(),
-                RegisterMember(identity=s.identity),
-                OkReply,
-                REGISTER_TIMEOUT,
-                "rooms",
-            )
+            member = RegisterMember(identity=s.identity)
+            await bus.request(self.nc, endpoints.DIRECTORY_REGISTER, member)
         except ServiceError as exc:
             log.warning("tenant directory not updated for %s: %s", s.identity.user_id, exc.message)
 

@@ -13,8 +13,8 @@ from contracts import endpoints, events, subjects
 from contracts.errors import ErrorCode
 from contracts.presence import OfflineReason, PresenceChange
 from roomcast import docsgen
-from services.gateway import envelope, server
-from services.gateway.events import HANDLERS
+from services.gateway import envelope
+from services.gateway.handlers import HANDLERS
 from services.gateway.settings import GatewaySettings
 from services.presence.domain.changes import Change, outgoing
 
@@ -75,7 +75,6 @@ def test_every_subject_builder_is_declared() -> None:
 
 def test_declared_timeouts_are_the_callers() -> None:
     assert GatewaySettings.model_fields["request_timeout"].default == endpoints.REQUEST_TIMEOUT
-    assert endpoints.DIRECTORY_REGISTER.timeout == server.REGISTER_TIMEOUT
 
 
 def test_every_parameter_is_described() -> None:

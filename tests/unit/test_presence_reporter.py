@@ -13,8 +13,9 @@ from nats.errors import NoRespondersError
 from contracts import subjects
 from contracts.identity import Identity
 from contracts.presence import GatewayReport, ReportReply
+from services.gateway.handlers.presence import presence_heartbeat, presence_list
 from services.gateway.limits import TokenBucket
-from services.gateway.presence import PresenceReporter, presence_heartbeat, presence_list
+from services.gateway.presence import PresenceReporter
 from services.gateway.sessions import Session
 from services.gateway.settings import GatewaySettings
 

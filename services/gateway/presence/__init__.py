@@ -16,7 +16,6 @@ gateway's lease ran out), the gateway restates every live connection.
 Only `/tenant` (and `/`) sockets count for presence; `/manage` sockets watch.
 """
 
-from services.gateway.presence.events import presence_heartbeat, presence_list
 from services.gateway.presence.reporter import PresenceReporter, Tracked
 
-__all__ = ["PresenceReporter", "Tracked", "presence_heartbeat", "presence_list"]
+__all__ = ["PresenceReporter", "Tracked"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from contracts import endpoints
 from contracts.client import EmptyIn, TenantIn
@@ -10,13 +10,11 @@ from contracts.errors import ErrorCode, ServiceError
 from contracts.presence import PresenceListRequest
 from roomcast.platform import bus
 from services.gateway.envelope import Ack, ok
+from services.gateway.handlers.context import Context
 from services.gateway.sessions import Session, scoped
 
-if TYPE_CHECKING:
-    from services.gateway.server import Gateway
 
-
-async def presence_heartbeat(gw: Gateway, s: Session, data: Any) -> Ack:
+async def presence_heartbeat(gw: Context, s: Session, data: Any) -> Ack:
     """`presence:heartbeat`: keeps this connection online (clients send it every 60 s)."""
     EmptyIn.model_validate(data)
     if s.on_manage:
@@ -29,7 +27,7 @@ async def presence_heartbeat(gw: Gateway, s: Session, data: Any) -> Ack:
     return ok()
 
 
-async def presence_list(gw: Gateway, s: Session, data: Any) -> Ack:
+async def presence_list(gw: Context, s: Session, data: Any) -> Ack:
     """`presence:list`: online users of the caller's tenant (`/manage`: of `tenant`)."""
     wait = gw.settings.request_timeout
     _, tenant = scoped(s, data, EmptyIn, TenantIn)

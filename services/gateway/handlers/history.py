@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from contracts import endpoints
 from contracts.history import ChatHistoryIn, HistoryQuery, ManageChatHistoryIn
 from roomcast.platform import bus
 from services.gateway.envelope import Ack, ok
+from services.gateway.handlers.context import Context
 from services.gateway.sessions import Session, scoped
 
-if TYPE_CHECKING:
-    from services.gateway.server import Gateway
 
-
-async def chat_history(gw: Gateway, s: Session, data: Any) -> Ack:
+async def chat_history(gw: Context, s: Session, data: Any) -> Ack:
     """`chat:history`: `{with?, room?, before?, limit?}` → `{ok, messages}`, newest first."""
     payload, tenant = scoped(s, data, ChatHistoryIn, ManageChatHistoryIn)
     query = HistoryQuery(

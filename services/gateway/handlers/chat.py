@@ -1,0 +1,33 @@
+"""`chat:send`: a direct message, authorized, logged and routed by the rooms service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts import endpoints
+from contracts.client import ChatSendIn, ManageChatSendIn
+from contracts.errors import ErrorCode, ServiceError
+from contracts.messages import ChatSend
+from roomcast.platform import bus
+from services.gateway.envelope import Ack, ok
+from services.gateway.handlers.context import Context
+from services.gateway.sessions import Session, scoped
+
+
+async def chat_send(gw: Context, s: Session, data: Any) -> Ack:
+    """`chat:send`: `{to, body, clientId?}` (`/manage`: with `tenant`) → `{ok, id, ts}`."""
+    payload, tenant = scoped(s, data, ChatSendIn, ManageChatSendIn)
+    if len(payload.body.encode()) > gw.settings.max_body_bytes:
+        raise ServiceError(ErrorCode.TOO_LARGE, f"body is over {gw.settings.max_body_bytes} bytes")
+    command = ChatSend(
+        sender=s.identity,
+        tenant=tenant,
+        to=payload.to,
+        body=payload.body,
+        client_id=payload.client_id,
+        via_manage=s.on_manage,
+        sid=s.sid,
+    )
+    wait = gw.settings.request_timeout
+    reply = (await bus.request(gw.nc, endpoints.CHAT_SEND, command, wait=wait)).checked()
+    return ok(id=reply.id, ts=reply.ts)
