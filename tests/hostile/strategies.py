@@ -10,21 +10,9 @@ import json
 
 from hypothesis import strategies as st
 
-EVENTS = [
-    "chat:send",
-    "chat:history",
-    "presence:heartbeat",
-    "presence:list",
-    "manage:watch",
-    "manage:unwatch",
-    "auth:refresh",
-    "room:join",
-    "room:leave",
-    "room:send",
-    "notification:list",
-    "notification:read",
-    "notification:dismiss",
-]
+from contracts.events import CLIENT_EVENTS
+
+EVENTS = [event.name for event in CLIENT_EVENTS]
 """Every client event of the protocol."""
 
 ODD_NAMES = ["*", "connect", "disconnect", "connect_error", "", "chat:nope", "chat:message"]

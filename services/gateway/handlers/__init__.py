@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from contracts.errors import ErrorCode, ServiceError
+from contracts.events import CLIENT_EVENTS
 from services.gateway.envelope import Ack
 from services.gateway.handlers.auth import auth_refresh
 from services.gateway.handlers.chat import chat_send
@@ -44,14 +45,8 @@ HANDLERS: dict[str, Handler] = {
     "presence:heartbeat": presence_heartbeat,
     "presence:list": presence_list,
 }
-for _event in (
-    "room:join",
-    "room:leave",
-    "room:send",
-    "notification:read",
-    "notification:dismiss",
-    "notification:list",
-):
-    HANDLERS.setdefault(_event, not_yet(_event))
+for _event in CLIENT_EVENTS:
+    if not _event.served:
+        HANDLERS.setdefault(_event.name, not_yet(_event.name))
 
 __all__ = ["HANDLERS", "SEND_EVENTS", "Context", "Handler"]
