@@ -21,9 +21,9 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped]
 
 from bench.stack import stop_all
+from roomcast.dev.processes import free_port, package_binary
+from roomcast.dev.service_process import ServiceProcess
 from roomcast.migrations import migrate
-from roomcast.processes import free_port, package_binary
-from roomcast.service_process import ServiceProcess
 
 DEFAULT_DB = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 BENCH_DB = "roomcast_bench"

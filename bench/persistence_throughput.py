@@ -30,7 +30,7 @@ from bench.persistence_support import Services, bench_database, nats_server
 from contracts import subjects
 from contracts.identity import Identity
 from contracts.messages import LoggedMessage
-from roomcast.streams import ensure_log_stream
+from roomcast.platform.streams import ensure_log_stream
 
 TENANTS = 200
 USERS = 100

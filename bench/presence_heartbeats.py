@@ -30,8 +30,8 @@ import redis.asyncio as aioredis
 from contracts import subjects
 from contracts.identity import Identity
 from contracts.presence import GatewayReport, OpenedConnection
-from roomcast.embedded import EmbeddedNats, EmbeddedRedis
-from roomcast.service_process import ServiceProcess
+from roomcast.dev.embedded import EmbeddedNats, EmbeddedRedis
+from roomcast.dev.service_process import ServiceProcess
 from services.gateway.limits import TokenBucket
 from services.gateway.presence import PresenceReporter
 from services.gateway.sessions import Session

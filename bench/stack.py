@@ -7,9 +7,9 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from roomcast.dev.service_process import ServiceProcess
+from roomcast.dev.tokens import mint
 from roomcast.migrations import migrate
-from roomcast.service_process import ServiceProcess
-from roomcast.tokens import mint
 
 SECRET = "roomcast-bench-secret-0123456789abcdefgh"
 

@@ -37,7 +37,7 @@ from roomcast import registry
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
 SETTINGS = {s.name: s.settings for s in registry.SERVICES}
-SETTINGS["migrate"] = "roomcast.config:CommonSettings"
+SETTINGS["migrate"] = "roomcast.platform.settings:CommonSettings"
 SERVICES = registry.names()
 """Long-running processes: each serves /healthz, /readyz and /metrics."""
 PROBE_PATHS = {

@@ -1,6 +1,6 @@
 """The `roomcast` command.
 
-- `roomcast dev`: the whole system locally (see `roomcast.supervisor`).
+- `roomcast dev`: the whole system locally (see `roomcast.dev.supervisor`).
 - `roomcast token`: mint a development JWT; prints only the token.
 - `roomcast migrate`: bring the database schema up to date.
 - `roomcast gateway|rooms|presence|persistence`: run one service in the foreground.
@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, TypeVar, cast
 
 from pydantic import BaseModel
 
-from roomcast import devstate, registry
-from roomcast.config import describe, env_value, load_settings
-from roomcast.restarts import DEFAULT_MAX_CRASHES, DEFAULT_WINDOW, RestartPolicy
-from roomcast.tokens import ClaimNames, mint
+from roomcast import registry
+from roomcast.dev import devstate
+from roomcast.dev.restarts import DEFAULT_MAX_CRASHES, DEFAULT_WINDOW, RestartPolicy
+from roomcast.dev.tokens import ClaimNames, mint
+from roomcast.platform.settings import describe, env_value, load_settings
 
 if TYPE_CHECKING:
     from contracts.endpoints import Endpoint
@@ -56,7 +57,7 @@ def parse_value(text: str) -> bool | int | str:
 
 
 def _cmd_dev(args: argparse.Namespace) -> int:
-    from roomcast import supervisor
+    from roomcast.dev import supervisor
 
     if args.gateways < 1:
         raise CommandError("--gateways must be at least 1")
@@ -270,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     docs = sub.add_parser("docs", help="regenerate docs/asyncapi.json and docs/schema/")
     docs.add_argument("--check", action="store_true", help="only check; exit 1 if stale")
     docs.set_defaults(
-        handler=lambda args: importlib.import_module("roomcast.docsgen").main(args.check)
+        handler=lambda args: importlib.import_module("roomcast.dev.docsgen").main(args.check)
     )
 
     tenant = sub.add_parser("tenant", help="tenant settings")

@@ -1,7 +1,7 @@
 """Every roomcast service in one place: its name, module, settings and readiness.
 
 The `roomcast` command, `roomcast dev`, `deploy/check.py` and the service runner
-(`roomcast.service_process`, used by tests and benchmarks) read this list instead
+(`roomcast.dev.service_process`, used by tests and benchmarks) read this list instead
 of keeping their own. Adding a service means one entry here (and its deployment
 files).
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic_settings import BaseSettings
 
-from roomcast.runtime import READY_FILE_ENV
+from roomcast.platform.runtime import READY_FILE_ENV
 
 __all__ = ["LIVE_PATH", "READY_FILE_ENV", "READY_PATH", "SERVICES", "Service", "get", "names"]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import socketio
 
-from roomcast.tokens import mint
+from roomcast.dev.tokens import mint
 
 SECRET = "roomcast-test-secret-0123456789abcdef"
 AUDIENCE = "roomcast-tests"
@@ -33,7 +33,7 @@ def token(
     audience: str | None = AUDIENCE,
     **extra: Any,
 ) -> str:
-    """A test token (`roomcast.tokens.mint`) named `user.title()`, without `iat` unless
+    """A test token (`roomcast.dev.tokens.mint`) named `user.title()`, without `iat` unless
     `extra` has one; `extra` replaces any claim."""
     return mint(
         secret,

@@ -22,7 +22,7 @@ from contracts import endpoints
 from contracts.identity import Identity
 from contracts.messages import ChatAck, ChatSend
 from contracts.tenants import RegisterMember
-from roomcast.embedded import EmbeddedNats
+from roomcast.dev.embedded import EmbeddedNats
 from roomcast.migrations import migrate
 from roomcast.platform import bus
 from tests.servers import ServiceProcess

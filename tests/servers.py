@@ -3,7 +3,7 @@
 For each of NATS, PostgreSQL and Redis, in this order: the URL in
 `ROOMCAST_NATS_URL` / `ROOMCAST_DATABASE_URL` / `ROOMCAST_REDIS_URL`; else a
 container through testcontainers when a Docker engine answers; else an embedded
-server (`roomcast.embedded`). Session fixtures start a server only when a test asks
+server (`roomcast.dev.embedded`). Session fixtures start a server only when a test asks
 for it. Fault tests that stop and restart a server use the `embedded_*` factories,
 which always start a private embedded server the test controls.
 """
@@ -23,8 +23,8 @@ from typing import Any, Literal
 
 import pytest
 
-from roomcast import service_process
-from roomcast.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis, EmbeddedServer
+from roomcast.dev import service_process
+from roomcast.dev.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis, EmbeddedServer
 
 Kind = Literal["nats", "postgres", "redis"]
 ENV_URL: dict[Kind, str] = {
@@ -191,7 +191,7 @@ def embedded_postgres() -> Iterator[Callable[..., EmbeddedPostgres]]:
 
 
 class ServiceProcess(service_process.ServiceProcess):
-    """`roomcast.service_process.ServiceProcess` that fails the test (with the
+    """`roomcast.dev.service_process.ServiceProcess` that fails the test (with the
     output's tail) when the service does not become ready."""
 
     def wait_ready(self, timeout: float = 30.0) -> None:

@@ -19,7 +19,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from roomcast.config import CommonSettings
 from roomcast.platform.checks import (
     Check,
     HasNatsClient,
@@ -30,6 +29,7 @@ from roomcast.platform.checks import (
 )
 from roomcast.platform.http import HttpListener, platform_app
 from roomcast.platform.metrics import ServiceMetrics, gateway_collector
+from roomcast.platform.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,8 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 
-from roomcast.config import CommonSettings
 from roomcast.platform.listener import PlatformListener
-from roomcast.runtime import (
+from roomcast.platform.runtime import (
     NatsGuard,
     connect_nats,
     instance_name,
@@ -29,6 +28,7 @@ from roomcast.runtime import (
     mark_unready,
     tune_gc,
 )
+from roomcast.platform.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 

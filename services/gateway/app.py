@@ -13,9 +13,8 @@ from typing import Any
 import socketio
 import uvicorn
 
-from roomcast.config import describe, load_settings
 from roomcast.platform.listener import PlatformListener
-from roomcast.runtime import (
+from roomcast.platform.runtime import (
     NatsGuard,
     connect_nats,
     instance_name,
@@ -24,6 +23,7 @@ from roomcast.runtime import (
     setup_logging,
     tune_gc,
 )
+from roomcast.platform.settings import describe, load_settings
 from services.gateway.auth import TokenVerifier
 from services.gateway.server import Gateway
 from services.gateway.settings import GatewaySettings

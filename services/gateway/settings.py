@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from roomcast.config import CommonSettings, CsvList
+from roomcast.platform.settings import CommonSettings, CsvList
 
 ALLOWED_ALGORITHMS = frozenset(
     {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384"}

@@ -15,10 +15,10 @@ import signal
 from nats.aio.client import Client as NATS
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from roomcast.config import describe, load_settings
+from roomcast.platform.runtime import run, setup_logging
 from roomcast.platform.service import Stop, run_service
-from roomcast.runtime import run, setup_logging
-from roomcast.streams import ensure_dlq_stream, open_log_stream
+from roomcast.platform.settings import describe, load_settings
+from roomcast.platform.streams import ensure_dlq_stream, open_log_stream
 from services.persistence.adapters.dead_letters import JetStreamDeadLetters
 from services.persistence.adapters.log_consumer import LogConsumer
 from services.persistence.adapters.log_reader import LogReader

@@ -9,9 +9,9 @@ from nats.aio.client import Client as NATS
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from roomcast.config import describe, load_settings
+from roomcast.platform.runtime import run, setup_logging
 from roomcast.platform.service import Stop, run_service
-from roomcast.runtime import run, setup_logging
+from roomcast.platform.settings import describe, load_settings
 from services.presence.adapters.store import RedisPresenceStore
 from services.presence.handlers import serve_presence
 from services.presence.service import PresenceService

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from roomcast.config import CommonSettings
+from roomcast.platform.settings import CommonSettings
 from services.presence.adapters.store import Timing
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from nats.aio.client import Client as NATS
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from roomcast.config import load_settings
+from roomcast.platform.runtime import run, setup_logging
 from roomcast.platform.service import Stop, run_service
-from roomcast.runtime import run, setup_logging
-from roomcast.streams import ensure_log_stream
+from roomcast.platform.settings import load_settings
+from roomcast.platform.streams import ensure_log_stream
 from services.rooms.adapters.log import MessageLog
 from services.rooms.adapters.sql import SqlDirectory
 from services.rooms.handlers import RoomsHandlers

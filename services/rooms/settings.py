@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from roomcast.config import CommonSettings
+from roomcast.platform.settings import CommonSettings
 
 
 class RoomsSettings(CommonSettings):

@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from roomcast.processes import free_port, is_gone
+from roomcast.dev.processes import free_port, is_gone
 from tests.clients import connect, unique
 
 pytestmark = pytest.mark.e2e

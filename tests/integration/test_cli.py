@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from roomcast import devstate
-from roomcast.embedded import EmbeddedNats
+from roomcast.dev import devstate
+from roomcast.dev.embedded import EmbeddedNats
 from tests.servers import ServiceProcess
 
 SECRET = "cli-test-secret-0123456789abcdef"

@@ -18,14 +18,14 @@ import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from roomcast.embedded import (
+from roomcast.dev.embedded import (
     EmbeddedNats,
     EmbeddedPostgres,
     EmbeddedRedis,
     EmbeddedServer,
     EmbeddedServerError,
 )
-from roomcast.processes import is_gone
+from roomcast.dev.processes import is_gone
 
 
 def family(server: EmbeddedServer) -> list[int]:
@@ -161,7 +161,7 @@ def test_servers_die_with_their_owner_even_on_sigkill(scratch_path: Path) -> Non
     script = textwrap.dedent(f"""
         import json, sys, time
         from pathlib import Path
-        from roomcast.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis
+        from roomcast.dev.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis
         root = Path({str(scratch_path)!r})
         servers = [EmbeddedNats(root / "nats"), EmbeddedPostgres(root / "pg", durable=False),
                    EmbeddedRedis(root / "redis")]

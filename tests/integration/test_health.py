@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from roomcast.embedded import EmbeddedNats, EmbeddedRedis
+from roomcast.dev.embedded import EmbeddedNats, EmbeddedRedis
+from roomcast.dev.processes import free_port
 from roomcast.migrations import migrate
-from roomcast.processes import free_port
 from tests.clients import Client, connect, token, unique
 from tests.servers import ServiceProcess
 from tests.stack import base_env

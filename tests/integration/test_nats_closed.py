@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from roomcast.dev.processes import free_port, package_binary
 from roomcast.migrations import migrate
-from roomcast.processes import free_port, package_binary
-from roomcast.runtime import EXIT_NATS_CLOSED
+from roomcast.platform.runtime import EXIT_NATS_CLOSED
 from tests.servers import ServiceProcess
 from tests.stack import base_env
 

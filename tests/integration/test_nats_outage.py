@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from roomcast.embedded import EmbeddedNats
+from roomcast.dev.embedded import EmbeddedNats
 from roomcast.migrations import migrate
 from tests.clients import Client, connect, token, unique
 from tests.servers import ServiceProcess

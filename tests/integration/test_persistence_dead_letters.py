@@ -19,7 +19,7 @@ from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from contracts import deadletter, subjects
-from roomcast.embedded import EmbeddedPostgres
+from roomcast.dev.embedded import EmbeddedPostgres
 from roomcast.migrations import upgrade
 from tests.clients import unique
 from tests.persistence_support import eventually, member, private_nats, register, send_dm, stored

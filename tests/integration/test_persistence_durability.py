@@ -17,7 +17,7 @@ from nats.aio.client import Client as NATS
 
 from contracts.errors import ServiceError
 from contracts.messages import ChatAck
-from roomcast.embedded import EmbeddedPostgres
+from roomcast.dev.embedded import EmbeddedPostgres
 from roomcast.migrations import upgrade
 from tests.clients import unique
 from tests.persistence_support import eventually, member, private_nats, register, send_dm, stored

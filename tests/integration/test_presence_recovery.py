@@ -11,7 +11,7 @@ import pytest
 
 from contracts import delivery
 from contracts.rooms import Room
-from roomcast.embedded import EmbeddedRedis
+from roomcast.dev.embedded import EmbeddedRedis
 from tests.clients import Client, unique
 from tests.presence_support import (
     GAP,

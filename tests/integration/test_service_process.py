@@ -1,4 +1,4 @@
-"""The one service runner (`roomcast.service_process`): readiness, output, stopping."""
+"""The one service runner (`roomcast.dev.service_process`): readiness, output, stopping."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from roomcast.dev.service_process import ServiceNotReady, ServiceProcess
 from roomcast.migrations import migrate
-from roomcast.service_process import ServiceNotReady, ServiceProcess
 
 
 def test_a_service_that_exits_before_ready_raises_with_its_output(tmp_path: Path) -> None:

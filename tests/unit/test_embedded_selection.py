@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from docker.errors import DockerException
 
-from roomcast import embedded, processes
 from roomcast.cli import parse_value
+from roomcast.dev import embedded, processes
 from tests.servers import ENV_URL, Kind, Provided, provide
 
 KINDS: list[Kind] = ["nats", "postgres", "redis"]

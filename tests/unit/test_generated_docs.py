@@ -12,7 +12,7 @@ import pytest
 from contracts import endpoints, events, subjects
 from contracts.errors import ErrorCode
 from contracts.presence import OfflineReason, PresenceChange
-from roomcast import docsgen
+from roomcast.dev import docsgen
 from services.gateway import envelope
 from services.gateway.handlers import HANDLERS
 from services.gateway.settings import GatewaySettings

@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 
-from roomcast.logs import JsonFormatter, Redactor, TextFormatter
+from roomcast.platform.logs import JsonFormatter, Redactor, TextFormatter
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
 SECRET = "dev-secret-0123456789abcdef"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from roomcast.restarts import CrashHistory, RestartPolicy
+from roomcast.dev.restarts import CrashHistory, RestartPolicy
 
 
 def test_back_off_doubles_up_to_its_cap() -> None:

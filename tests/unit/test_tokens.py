@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jwt
 
-from roomcast.tokens import ClaimNames, mint
+from roomcast.dev.tokens import ClaimNames, mint
 
 SECRET = "unit-test-secret-0123456789abcdef"
 

