@@ -61,8 +61,10 @@ class Gateway:
             namespaces="*",
         )
         self.fanout = Fanout(self.sio, nc, NAMESPACES, settings.max_pending_packets)
+        self.sio.transports = self.fanout.transports
         self.recovery = Recovery(nc, self.fanout, settings.request_timeout)
         self.sessions: dict[str, Session] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         self.presence = PresenceReporter(nc, settings)
         self.sio.on("connect", self._refuse_namespace, namespace="*")
         for ns in NAMESPACES:
@@ -102,7 +104,23 @@ class Gateway:
     def _expire(self, s: Session) -> None:
         if self.sessions.get(s.sid) is s:
             log.info("token expired for %s on %s", s.identity.user_id, s.namespace)
-            asyncio.get_running_loop().create_task(self.sio.disconnect(s.sid, s.namespace))
+            task = asyncio.get_running_loop().create_task(self._end_expired(s))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    async def _end_expired(self, s: Session) -> None:
+        """Disconnect the namespace; close the whole connection if nothing else uses it.
+
+        A namespace disconnect leaves the Engine.IO connection (and, for a client that
+        stopped reading, its TCP connection) open; a connection left with no namespace
+        is closed at once, so its transport is cut after `CLOSE_GRACE` if it lingers.
+        """
+        eio_sid = self.sio.manager.eio_sid_from_sid(s.sid, s.namespace)
+        await self.sio.disconnect(s.sid, s.namespace)
+        if eio_sid is not None and not any(
+            self.sio.manager.sid_from_eio_sid(eio_sid, ns) for ns in NAMESPACES
+        ):
+            await self.sio.close_connection(eio_sid)
 
     # connection lifecycle ------------------------------------------------------
 

@@ -16,9 +16,15 @@ from services.gateway.frames import (
     StrictPacket,
     library_logger,
 )
+from services.gateway.transports import Transports
 
 UNNAMED_EVENT = ""
 """What an event named by a reserved name or a non-string is renamed to (`INVALID`)."""
+
+
+CLOSE_GRACE = 5.0
+"""Seconds a closed Engine.IO socket's client has to end its WebSocket before the
+gateway resets the TCP connection (a client that stopped reading never does)."""
 
 
 class StrictServer(socketio.AsyncServer):  # type: ignore[misc]
@@ -45,6 +51,8 @@ class StrictServer(socketio.AsyncServer):  # type: ignore[misc]
         self.refusals = refusals
         self._reserved = frozenset((*self.reserved_events, "*"))
         self._bad_frames: dict[str, int] = {}
+        self.transports: Transports | None = None
+        """Where a closed Engine.IO socket's TCP connection is cut if it lingers."""
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         try:
@@ -69,6 +77,8 @@ class StrictServer(socketio.AsyncServer):  # type: ignore[misc]
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any = None) -> None:
         self._bad_frames.pop(eio_sid, None)
         await super()._handle_eio_disconnect(eio_sid, reason)
+        if self.transports is not None:
+            self.transports.abort_later(eio_sid, CLOSE_GRACE)
 
     async def _refuse(self, eio_sid: str, refused: RefusedFrame) -> None:
         sock = self.eio.sockets.get(eio_sid)
@@ -88,6 +98,10 @@ class StrictServer(socketio.AsyncServer):  # type: ignore[misc]
         if count == self.max_bad_frames or refused.unanswerable:
             self.refusals.closed += 1
             await self._close_now(eio_sid)
+
+    async def close_connection(self, eio_sid: str) -> None:
+        """Close a whole Engine.IO connection at once (see `_close_now`)."""
+        await self._close_now(eio_sid)
 
     async def _close_now(self, eio_sid: str) -> None:
         """Close an Engine.IO connection without waiting for its client to read.

@@ -19,6 +19,7 @@ take over that entry.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -104,6 +105,17 @@ class Transports:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
         transport.abort()
         return True
+
+    def abort_later(self, sid: str, grace: float) -> None:
+        """Reset `sid`'s TCP connection in `grace` seconds if it is still open then.
+
+        Called for every Engine.IO socket that closed: a client that reads gets the
+        CLOSE packet and ends the WebSocket within the grace (its entry is gone by
+        then); one that stopped reading (full buffers, a blocked writer) would keep the
+        connection and its buffers forever, and is cut instead.
+        """
+        if sid in self._by_sid:
+            asyncio.get_running_loop().call_later(grace, self.abort, sid)
 
     def _forget(self, sid: str, transport: Transport) -> None:
         if self._by_sid.get(sid) is transport:

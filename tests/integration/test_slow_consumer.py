@@ -90,3 +90,44 @@ async def test_a_client_that_stops_reading_is_disconnected_at_the_transport(
     output = gw.output()
     assert "Task was destroyed" not in output, output
     assert "Traceback" not in output, output
+
+
+async def test_an_expired_client_that_stops_reading_is_cut_at_the_transport(
+    stack_factory: Stack, clients: list[Client]
+) -> None:
+    """Token expiry closes the namespace and then the connection; one whose client does
+    not read (full buffers, fewer packets queued than the slow-consumer limit) is reset
+    after the close grace instead of staying open with its buffers."""
+    stack_factory.start("rooms", instance="rooms-expiry")
+    gw = stack_factory.start(
+        "gateway",
+        {
+            "ROOMCAST_JWT_LEEWAY": "0",
+            "ROOMCAST_MAX_BODY_BYTES": str(len(BODY)),
+            "ROOMCAST_RATE_LIMIT_PER_SEC": "100000",
+            "ROOMCAST_RATE_LIMIT_BURST": "100000",
+        },
+        instance="gw-expiry",
+    )
+    t = unique("expiry")
+    slow = RawClient(gw.url, token("slow", t, ttl=4))
+    await slow.connect()
+    slow.pause_reading()
+    sender = await connect(gw.url, token("fast", t))
+    clients.append(sender)
+    for _ in range(40):  # 400 x 30 KB: far over loopback buffers, under 1,000 packets
+        acks = await asyncio.gather(
+            *(sender.call("chat:send", {"to": "slow", "body": BODY}) for _ in range(10))
+        )
+        assert all(a["ok"] for a in acks), acks
+    for _ in range(150):
+        if not holds_connection(gw, slow.local_port):
+            break
+        await asyncio.sleep(0.1)
+    assert not holds_connection(gw, slow.local_port), "the TCP connection is still open"
+    assert dropped(gw) == 0
+    await slow.close()
+    gw.stop()
+    output = gw.output()
+    assert "Task was destroyed" not in output, output
+    assert "Traceback" not in output, output
