@@ -111,7 +111,8 @@ class NatsGuard:
         log.warning("nats: %s", exc)
 
     async def _on_disconnect(self) -> None:
-        log.warning("nats: disconnected")
+        if not self._stopping:  # a graceful stop drains and disconnects on purpose
+            log.warning("nats: disconnected")
 
     async def _on_reconnect(self) -> None:
         log.info("nats: reconnected")
