@@ -19,6 +19,7 @@ on what they cannot decode, and log a traceback per frame. Here:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from socketio import packet
 
 from contracts.errors import ErrorCode
 from services.gateway.limits import TokenBucket
+from services.gateway.transports import HTTP_SID
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +127,9 @@ class Refusals:
     frames: int = 0
     closed: int = 0
     library_errors: int = 0
+    bad_session: Callable[[str], None] | None = None
+    """Told the Engine.IO session of a long-polling request whose body python-engineio
+    could not decode (it only logs the error), so that it counts as a bad frame."""
     _log_bucket: TokenBucket = field(default_factory=lambda: TokenBucket(1 / LOG_EVERY, 1))
 
     def frame(self, reason: str) -> None:
@@ -136,6 +141,9 @@ class Refusals:
     def library_error(self, record: logging.LogRecord) -> bool:
         """Count a traceback python-socketio/engineio logged; strip it; rate limit it."""
         self.library_errors += 1
+        sid = HTTP_SID.get()
+        if sid is not None and self.bad_session is not None:
+            self.bad_session(sid)
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
             record.msg = f"{record.getMessage()}: {type(exc).__name__}: {str(exc)[:200]}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import socketio
@@ -51,6 +52,8 @@ class StrictServer(socketio.AsyncServer):  # type: ignore[misc]
         self.refusals = refusals
         self._reserved = frozenset((*self.reserved_events, "*"))
         self._bad_frames: dict[str, int] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+        refusals.bad_session = self._bad_polling
         self.transports: Transports | None = None
         """Where a closed Engine.IO socket's TCP connection is cut if it lingers."""
 
@@ -93,11 +96,31 @@ class StrictServer(socketio.AsyncServer):  # type: ignore[misc]
                     packet.ACK, namespace=refused.namespace, data=[ack], id=refused.id
                 ),
             )
-        count = self._bad_frames.get(eio_sid, 0) + 1
-        self._bad_frames[eio_sid] = count
-        if count == self.max_bad_frames or refused.unanswerable:
+        if self._count_bad(eio_sid) or refused.unanswerable:
             self.refusals.closed += 1
             await self._close_now(eio_sid)
+
+    def _count_bad(self, eio_sid: str) -> bool:
+        """Count one bad frame of `eio_sid`; True when that reaches `max_bad_frames`."""
+        count = self._bad_frames.get(eio_sid, 0) + 1
+        self._bad_frames[eio_sid] = count
+        return count == self.max_bad_frames
+
+    def _bad_polling(self, eio_sid: str) -> None:
+        """A long-polling body python-engineio could not decode: a bad frame too."""
+        sock = self.eio.sockets.get(eio_sid)
+        if sock is None or sock.closed or not self._count_bad(eio_sid):
+            return
+        self.refusals.closed += 1
+        task = asyncio.get_running_loop().create_task(self._close_polling(eio_sid))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close_polling(self, eio_sid: str) -> None:
+        """Close a long-polling session and forget it, so that its next request is a
+        plain 400 for an unknown session (python-engineio fails on a closed one)."""
+        await self._close_now(eio_sid)
+        self.eio.sockets.pop(eio_sid, None)
 
     async def close_connection(self, eio_sid: str) -> None:
         """Close a whole Engine.IO connection at once (see `_close_now`)."""

@@ -25,6 +25,7 @@ import json
 import socket
 import struct
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import ContextVar
 from typing import Any, Protocol, cast
 from urllib.parse import parse_qs
 
@@ -47,6 +48,11 @@ _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 """SO_LINGER on, 0 s: close() discards unsent data and sends RST."""
 
 
+HTTP_SID: ContextVar[str | None] = ContextVar("roomcast_http_sid", default=None)
+"""The Engine.IO session a long-polling HTTP request names, while it is handled: a
+decoding error python-engineio only logs is charged to that session."""
+
+
 class Transports:
     """WebSocket transports by Engine.IO sid, while their connection lasts."""
 
@@ -62,7 +68,11 @@ class Transports:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
             transport = _transport_of(send) if scope.get("type") == "websocket" else None
             if transport is None:
-                await app(scope, receive, send)
+                named = HTTP_SID.set(_upgrade_sid(scope))
+                try:
+                    await app(scope, receive, send)
+                finally:
+                    HTTP_SID.reset(named)
                 return
             sid = _upgrade_sid(scope)
             if sid is not None:

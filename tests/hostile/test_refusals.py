@@ -215,6 +215,22 @@ async def test_long_polling_garbage_is_counted_without_tracebacks(
     assert "Traceback" not in logged, logged
 
 
+async def test_a_long_polling_session_that_keeps_posting_garbage_is_closed(
+    edge: dict[str, ServiceProcess],
+) -> None:
+    gw = edge["gw"]
+    sid = json.loads(_polling(gw.url)[1:])["sid"]
+    before = statz(gw)
+    for _ in range(MAX_BAD_FRAMES):
+        with contextlib.suppress(urllib.error.HTTPError):
+            _polling(gw.url, sid, b"x")  # not an Engine.IO payload
+    with pytest.raises(urllib.error.HTTPError) as closed:
+        _polling(gw.url, sid, b"x")
+    assert closed.value.code == 400
+    assert statz(gw)["closed_for_bad_frames"] == before["closed_for_bad_frames"] + 1
+    assert "Traceback" not in gw.output()
+
+
 async def test_empty_frames_on_the_root_namespace_are_refused_without_tracebacks(
     edge: dict[str, ServiceProcess],
 ) -> None:
