@@ -20,8 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from pydantic.alias_generators import to_camel
 
 from contracts.errors import ErrorCode, Reply, ServiceError
-from contracts.identity import MAX_ROOM_ID, NO_SPACE_OR_CONTROL, SUPER_ADMIN, Identity, TenantId
-from contracts.identity import UserId as UserId
+from contracts.identity import (
+    MAX_ROOM_ID,
+    NO_SPACE_OR_CONTROL,
+    SUPER_ADMIN,
+    Identity,
+    TenantId,
+    UserId,
+)
 
 ROOM_KIND = "room"
 """Kind of a room made by hand: `room:{slug}`."""
