@@ -294,6 +294,12 @@ class LinkReply(Reply):
 
 class AuthorizeReply(Reply):
     room_id: int | None = Field(default=None, alias="roomId", description="The room's id.")
+    room: str | None = Field(
+        default=None,
+        description="The room's canonical name (`{entityType}:{entityId}` of its primary "
+        "link, else `room:{slug}`); a room asked for by another of its names answers with "
+        "this one, so callers key the room by it.",
+    )
     role: str | None = Field(
         default=None,
         description="What grants access: a member role, `tenant_admin`, `super_admin`, "

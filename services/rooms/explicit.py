@@ -218,8 +218,8 @@ class ExplicitRooms:
 
     # access for the gateway --------------------------------------------------------
 
-    async def authorize(self, cmd: x.Authorize) -> tuple[int, str]:
-        """The room id and what grants access to the room named `cmd.name`."""
+    async def authorize(self, cmd: x.Authorize) -> tuple[x.RoomView, str]:
+        """The room named `cmd.name` and what grants the caller access to it."""
         x.check_tenant(cmd.identity, cmd.tenant, via_manage=cmd.via_manage)
         kind, _, rid = cmd.name.partition(":")
         if not kind or not rid:
@@ -234,7 +234,7 @@ class ExplicitRooms:
             raise _not_found()
         actor = await self._actor(cmd, room)
         check(actor, Action.POST if cmd.post else Action.READ, room.status, room.visibility)
-        return room.id, grant(actor)
+        return room, grant(actor)
 
     @staticmethod
     def _int_cursor(cursor: str | None) -> int | None:

@@ -85,5 +85,5 @@ class ExplicitRoomHandlers:
         return OkReply(ok=True)
 
     async def authorize(self, cmd: x.Authorize) -> x.AuthorizeReply:
-        room_id, role = await self._rooms.authorize(cmd)
-        return x.AuthorizeReply(ok=True, room_id=room_id, role=role)
+        room, role = await self._rooms.authorize(cmd)
+        return x.AuthorizeReply(ok=True, room_id=room.id, room=room.room, role=role)

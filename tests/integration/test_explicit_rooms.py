@@ -243,7 +243,9 @@ async def test_entities_name_their_primary_room(t: Tenant) -> None:
     assert "primary" in message
     assert (await t.ok(e.ROOM_GET, t.ann, room="launch")).room.room == "event:42"
     granted = await t.ok(e.ROOM_AUTHORIZE, t.ann, name="event:42")
-    assert granted.room_id == room.id
+    assert (granted.room_id, granted.room) == (room.id, "event:42")
+    by_slug = await t.ok(e.ROOM_AUTHORIZE, t.ann, name="room:launch")
+    assert (by_slug.room_id, by_slug.room) == (room.id, "event:42")
     rooms = await t.ok(e.ROOM_ENTITY_ROOMS, t.admin, entity_type="event", entity_id="42")
     assert [r.id for r in rooms.items] == [room.id, other.id]
     seen = await t.ok(e.ROOM_ENTITY_ROOMS, t.ann, entity_type="event", entity_id="42")
