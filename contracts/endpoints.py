@@ -23,6 +23,29 @@ from pydantic import BaseModel
 
 from contracts import deadletter, delivery, subjects
 from contracts.errors import Reply
+from contracts.explicit_rooms import (
+    AddMember,
+    Authorize,
+    AuthorizeReply,
+    ChangeRole,
+    CreateRoom,
+    DeleteRoom,
+    EntityRooms,
+    GetRoom,
+    JoinRoom,
+    LeaveRoom,
+    LinkEntity,
+    LinkReply,
+    ListMembers,
+    ListRooms,
+    MemberListReply,
+    MemberReply,
+    RemoveMember,
+    RoomListReply,
+    RoomReply,
+    UnlinkEntity,
+    UpdateRoom,
+)
 from contracts.history import HistoryQuery, HistoryReply
 from contracts.messages import ChatAck, ChatMessage, ChatSend, LoggedMessage
 from contracts.presence import (
@@ -311,6 +334,154 @@ RECOVER = Endpoint(
 )
 """Reconnect with `auth.since`: gateway → persistence."""
 
+# explicit rooms (seed 004) ---------------------------------------------------------
+
+
+def _room_command(
+    verb: str, build: Callable[[], str], request: type[Req], reply: type[Rep], description: str
+) -> Endpoint[Req, Rep]:
+    return Endpoint(
+        name=f"rooms.{verb}",
+        subject=build(),
+        request=request,
+        reply=reply,
+        queue=subjects.ROOMS_QUEUE,
+        timeout=REQUEST_TIMEOUT,
+        server="rooms",
+        callers=("gateway",),
+        description=description + " Every request carries the caller's identity and "
+        "tenant; the role table decides (`services/rooms/domain/roles.py`).",
+    )
+
+
+ROOM_CREATE = _room_command(
+    "create",
+    subjects.room_create,
+    CreateRoom,
+    RoomReply,
+    "Create an explicit room (tenant admins and super_admins); the creator becomes its "
+    'admin. A slug taken in the tenant is `INVALID` ("slug already taken").',
+)
+ROOM_GET = _room_command(
+    "get",
+    subjects.room_get,
+    GetRoom,
+    RoomReply,
+    "One room by numeric id or slug; a private room the caller may not read is `NOT_FOUND`.",
+)
+ROOM_LIST = _room_command(
+    "list",
+    subjects.room_list,
+    ListRooms,
+    RoomListReply,
+    "A page of the tenant's rooms the caller may read (all for tenant admins), by id.",
+)
+ROOM_UPDATE = _room_command(
+    "update",
+    subjects.room_update,
+    UpdateRoom,
+    RoomReply,
+    "Change name, description, visibility, settings (moderators up) or status "
+    "(archive/unarchive, room admins up).",
+)
+ROOM_DELETE = _room_command(
+    "delete",
+    subjects.room_delete,
+    DeleteRoom,
+    RoomReply,
+    "Archive a room, or with `permanent` mark it deleted (room admins up).",
+)
+ROOM_MEMBERS = _room_command(
+    "members",
+    subjects.room_members,
+    ListMembers,
+    MemberListReply,
+    "A page of a room's members, by user id.",
+)
+ROOM_MEMBER_ADD = _room_command(
+    "member_add",
+    subjects.room_member_add,
+    AddMember,
+    MemberReply,
+    "Add a member (moderators up; roles above `member` need a room admin).",
+)
+ROOM_MEMBER_ROLE = _room_command(
+    "member_role",
+    subjects.room_member_role,
+    ChangeRole,
+    MemberReply,
+    "Change a member's role (room admins up).",
+)
+ROOM_MEMBER_REMOVE = _room_command(
+    "member_remove",
+    subjects.room_member_remove,
+    RemoveMember,
+    OkReply,
+    "Remove a member (moderators remove members; moderators and admins need a room admin).",
+)
+ROOM_LINK = _room_command(
+    "link",
+    subjects.room_link,
+    LinkEntity,
+    LinkReply,
+    "Link a room to an entity (tenant admins up); one primary room per entity.",
+)
+ROOM_UNLINK = _room_command(
+    "unlink",
+    subjects.room_unlink,
+    UnlinkEntity,
+    OkReply,
+    "Remove an entity link (tenant admins up).",
+)
+ROOM_ENTITY_ROOMS = _room_command(
+    "entity_rooms",
+    subjects.room_entity_rooms,
+    EntityRooms,
+    RoomListReply,
+    "The rooms linked to an entity that the caller may read, primary first.",
+)
+ROOM_JOIN = _room_command(
+    "join",
+    subjects.room_join,
+    JoinRoom,
+    MemberReply,
+    "Become a `member` of a room the caller may read (a public one); idempotent.",
+)
+ROOM_LEAVE = _room_command(
+    "leave",
+    subjects.room_leave,
+    LeaveRoom,
+    OkReply,
+    "End the caller's own membership.",
+)
+ROOM_AUTHORIZE = _room_command(
+    "authorize",
+    subjects.room_authorize,
+    Authorize,
+    AuthorizeReply,
+    "May this identity subscribe to (or, with `post`, post in) the room named "
+    "`room:{slug}` or `{entityType}:{entityId}`: answers what grants it, or refuses.",
+)
+
+EXPLICIT_ROOM_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
+    ROOM_CREATE,
+    ROOM_GET,
+    ROOM_LIST,
+    ROOM_UPDATE,
+    ROOM_DELETE,
+    ROOM_MEMBERS,
+    ROOM_MEMBER_ADD,
+    ROOM_MEMBER_ROLE,
+    ROOM_MEMBER_REMOVE,
+    ROOM_LINK,
+    ROOM_UNLINK,
+    ROOM_ENTITY_ROOMS,
+    ROOM_JOIN,
+    ROOM_LEAVE,
+    ROOM_AUTHORIZE,
+)
+"""The explicit-room commands, served by the rooms service."""
+
 ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     CHAT_SEND,
     DIRECTORY_REGISTER,
@@ -320,6 +491,7 @@ ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     PRESENCE_LIST,
     HISTORY,
     RECOVER,
+    *EXPLICIT_ROOM_ENDPOINTS,
 )
 """Every request/reply command."""
 

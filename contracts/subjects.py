@@ -89,6 +89,84 @@ def recover() -> str:
     return _join("cmd", "persistence", "recover")
 
 
+# explicit rooms (cmd.rooms.<verb>) ------------------------------------------------
+
+
+def room_create() -> str:
+    """Gateway/SDK → rooms: create an explicit room."""
+    return _join("cmd", "rooms", "create")
+
+
+def room_get() -> str:
+    """Gateway/SDK → rooms: one explicit room's details."""
+    return _join("cmd", "rooms", "get")
+
+
+def room_list() -> str:
+    """Gateway/SDK → rooms: a page of a tenant's explicit rooms."""
+    return _join("cmd", "rooms", "list")
+
+
+def room_update() -> str:
+    """Gateway/SDK → rooms: change a room's name, description, visibility, status, settings."""
+    return _join("cmd", "rooms", "update")
+
+
+def room_delete() -> str:
+    """Gateway/SDK → rooms: archive a room, or mark it deleted."""
+    return _join("cmd", "rooms", "delete")
+
+
+def room_members() -> str:
+    """Gateway/SDK → rooms: a page of a room's members."""
+    return _join("cmd", "rooms", "members")
+
+
+def room_member_add() -> str:
+    """Gateway/SDK → rooms: add a member to a room."""
+    return _join("cmd", "rooms", "member_add")
+
+
+def room_member_role() -> str:
+    """Gateway/SDK → rooms: change a member's role."""
+    return _join("cmd", "rooms", "member_role")
+
+
+def room_member_remove() -> str:
+    """Gateway/SDK → rooms: remove a member from a room."""
+    return _join("cmd", "rooms", "member_remove")
+
+
+def room_link() -> str:
+    """Gateway/SDK → rooms: link a room to an entity."""
+    return _join("cmd", "rooms", "link")
+
+
+def room_unlink() -> str:
+    """Gateway/SDK → rooms: remove an entity link."""
+    return _join("cmd", "rooms", "unlink")
+
+
+def room_entity_rooms() -> str:
+    """Gateway/SDK → rooms: the rooms linked to an entity."""
+    return _join("cmd", "rooms", "entity_rooms")
+
+
+def room_join() -> str:
+    """Gateway/SDK → rooms: become a member of a public room."""
+    return _join("cmd", "rooms", "join")
+
+
+def room_leave() -> str:
+    """Gateway/SDK → rooms: end one's own membership."""
+    return _join("cmd", "rooms", "leave")
+
+
+def room_authorize() -> str:
+    """Gateway/SDK → rooms: may this identity subscribe to / post in a room."""
+    return _join("cmd", "rooms", "authorize")
+
+
 # delivery ------------------------------------------------------------------------
 
 

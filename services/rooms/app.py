@@ -10,7 +10,10 @@ from roomcast.platform.service import Stop, run_service
 from roomcast.platform.settings import load_settings
 from roomcast.platform.streams import ensure_log_stream
 from services.rooms.adapters.log import MessageLog
+from services.rooms.adapters.rooms_sql import SqlRoomStore
 from services.rooms.adapters.sql import SqlDirectory
+from services.rooms.explicit import ExplicitRooms
+from services.rooms.explicit_handlers import ExplicitRoomHandlers
 from services.rooms.handlers import RoomsHandlers
 from services.rooms.service import RoomsService
 from services.rooms.settings import RoomsSettings
@@ -32,7 +35,8 @@ async def serve(settings: RoomsSettings) -> None:
         service = RoomsService(
             SqlDirectory(engine), MessageLog(js), publish, epoch, settings.member_cache_size
         )
-        handlers = RoomsHandlers(nc, service, settings.rooms_workers)
+        explicit = ExplicitRoomHandlers(ExplicitRooms(SqlRoomStore(engine)))
+        handlers = RoomsHandlers(nc, service, settings.rooms_workers, explicit)
         await handlers.start()
 
         async def stop() -> None:

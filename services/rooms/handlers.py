@@ -29,17 +29,25 @@ from contracts.tenants import (
     TenantSettingsReply,
 )
 from roomcast.platform.bus import Served, serve
+from services.rooms.explicit_handlers import ExplicitRoomHandlers
 from services.rooms.service import RoomsService
 
 log = logging.getLogger(__name__)
 
 
 class RoomsHandlers:
-    """Serves every rooms endpoint in the `rooms` queue group."""
+    """Serves every rooms endpoint in the `rooms` queue group (explicit rooms too)."""
 
-    def __init__(self, nc: NATS, service: RoomsService, workers: int) -> None:
+    def __init__(
+        self,
+        nc: NATS,
+        service: RoomsService,
+        workers: int,
+        explicit: ExplicitRoomHandlers | None = None,
+    ) -> None:
         self._nc = nc
         self._service = service
+        self._explicit = explicit
         self._workers = workers
         self._served: list[Served] = []
         self._settings_sub: Subscription | None = None
@@ -56,6 +64,8 @@ class RoomsHandlers:
             await serve(nc, endpoints.TENANT_SETTINGS_SET, self.tenant_settings_set, 4),
             await serve(nc, endpoints.TENANT_SETTINGS_GET, self.tenant_settings_get, 4),
         ]
+        if self._explicit is not None:
+            self._served += await self._explicit.start(nc, workers)
 
     async def stop(self) -> None:
         """Stop taking commands and let those in flight finish."""

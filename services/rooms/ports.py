@@ -10,6 +10,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from contracts.explicit_rooms import (
+    EntityLink,
+    MemberRole,
+    MemberView,
+    RoomStatus,
+    RoomView,
+    Visibility,
+)
 from contracts.identity import Identity
 from contracts.messages import LoggedMessage
 from contracts.tenants import TenantSettings
@@ -62,4 +70,106 @@ class Log(Protocol):
 
     async def read(self, seq: int) -> LoggedMessage:
         """The message stored at `seq`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class NewRoom:
+    """A room to create, checked and with its slug decided."""
+
+    slug: str
+    name: str
+    description: str | None
+    visibility: Visibility
+    created_by: str
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RoomQuery:
+    """Which rooms of a tenant `RoomStore.list_rooms` returns, in id order."""
+
+    status: RoomStatus | None
+    visibility: Visibility | None
+    q: str | None
+    viewer: str | None
+    """Only rooms this user is a member of, or public ones; None: every room."""
+    joined: bool
+    """With `viewer`: only rooms the viewer is a member of."""
+    after: int | None
+    limit: int
+
+
+class RoomStore(Protocol):
+    """Explicit rooms, their settings, members and entity links (PostgreSQL).
+
+    Every method is scoped to one tenant: a room of another tenant does not exist.
+    Deleted rooms are returned by `find_room` (the caller decides) but never listed.
+    Every method raises `ServiceError(UNAVAILABLE)` when the store cannot be reached.
+    """
+
+    async def create_room(self, tenant: str, room: NewRoom, admin: str | None) -> RoomView:
+        """Store a room, its settings and, if given, `admin` as its admin member.
+
+        Raises:
+            ServiceError: `INVALID` ("slug already taken") for a duplicate slug.
+        """
+        ...
+
+    async def find_room(
+        self, tenant: str, *, room_id: int | None = None, slug: str | None = None
+    ) -> RoomView | None:
+        """The room with this id or slug, or None."""
+        ...
+
+    async def find_primary(self, tenant: str, entity_type: str, entity_id: str) -> RoomView | None:
+        """The primary room of an entity, or None."""
+        ...
+
+    async def list_rooms(self, tenant: str, query: RoomQuery) -> list[RoomView]:
+        """Up to `query.limit` rooms after `query.after`, by id; never deleted ones."""
+        ...
+
+    async def update_room(
+        self, tenant: str, room_id: int, changes: dict[str, Any], settings: dict[str, Any] | None
+    ) -> RoomView:
+        """Apply column `changes`, merge `settings` (a None value removes a key)."""
+        ...
+
+    async def member_role(self, tenant: str, room_id: int, user_id: str) -> MemberRole | None:
+        """The user's role in the room, or None."""
+        ...
+
+    async def list_members(
+        self, tenant: str, room_id: int, after: str | None, limit: int
+    ) -> list[MemberView]:
+        """Up to `limit` members after user id `after`, by user id."""
+        ...
+
+    async def put_member(
+        self, tenant: str, room_id: int, user_id: str, role: MemberRole, *, replace: bool
+    ) -> MemberView:
+        """Add a membership; with `replace` an existing one takes `role`, else it stays."""
+        ...
+
+    async def remove_member(self, tenant: str, room_id: int, user_id: str) -> bool:
+        """End a membership; False when there was none."""
+        ...
+
+    async def link(
+        self, tenant: str, room_id: int, entity_type: str, entity_id: str, primary: bool
+    ) -> EntityLink:
+        """Link a room to an entity (idempotent for the same pair).
+
+        Raises:
+            ServiceError: `INVALID` when the entity already has another primary room.
+        """
+        ...
+
+    async def unlink(self, tenant: str, link_id: int) -> bool:
+        """Remove a link; False when there was none."""
+        ...
+
+    async def entity_rooms(self, tenant: str, entity_type: str, entity_id: str) -> list[RoomView]:
+        """Rooms linked to an entity, primary first, then by id; never deleted ones."""
         ...
