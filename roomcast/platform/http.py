@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ import uvicorn
 
 from roomcast.platform.checks import Check, run_checks
 from roomcast.platform.metrics import CONTENT_TYPE, ServiceMetrics
+from roomcast.platform.runtime import ListenError
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -114,17 +116,30 @@ class HttpListener:
     async def start(self) -> int:
         """Listen; returns the bound port.
 
+        The socket is bound here rather than by uvicorn, whose bind failure ends the
+        whole event loop with `sys.exit` from inside a task.
+
         Raises:
-            SystemExit: It cannot listen (uvicorn has logged why).
+            ListenError: the address cannot be bound (taken, or not this host's).
         """
-        self._task = asyncio.create_task(self._server.serve())
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+            sock.listen(128)
+        except OSError as exc:
+            sock.close()
+            raise ListenError(f"cannot listen on {self.host}:{self.port}: {exc}") from None
+        sock.setblocking(False)
+        self.port = sock.getsockname()[1]
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:
             if self._task.done():
                 with contextlib.suppress(BaseException):
                     await self._task
-                raise SystemExit(f"cannot listen on {self.host}:{self.port}")
+                raise ListenError(f"cannot serve on {self.host}:{self.port}")
             await asyncio.sleep(0.01)
-        self.port = self._server.servers[0].sockets[0].getsockname()[1]
         return self.port
 
     async def stop(self) -> None:

@@ -37,14 +37,27 @@ def instance_name(configured: str, service: str) -> str:
     return configured or f"{service}-{socket.gethostname()}-{os.getpid()}"
 
 
+class ListenError(OSError):
+    """A listener could not bind its address."""
+
+
 def run(main: Coroutine[Any, Any, None]) -> None:
-    """Run a service's main coroutine on uvloop when installed, else asyncio."""
+    """Run a service's main coroutine on uvloop when installed, else asyncio.
+
+    An address the process cannot listen on ends it with its message and status 1,
+    after the loop has closed (no traceback).
+    """
     try:
         import uvloop
     except ImportError:
-        asyncio.run(main)
+        runner: Any = asyncio.run
     else:
-        uvloop.run(main)
+        runner = uvloop.run
+    try:
+        runner(main)
+    except ListenError as exc:
+        log.critical("%s", exc)
+        raise SystemExit(1) from None
 
 
 def tune_gc() -> None:

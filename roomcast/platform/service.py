@@ -57,7 +57,13 @@ async def run_service(
         loop.add_signal_handler(sig, stopping.set)
     stop = await start(nc)
     platform = PlatformListener(settings, guard, **dependencies)
-    await platform.start()
+    try:
+        await platform.start()
+    except BaseException:  # e.g. the health port is taken: undo the start, then fail
+        guard.stopping()
+        await stop()
+        await nc.close()
+        raise
     log.info("%s %s ready", service, name)
     tune_gc()
     mark_ready(name=name, **platform.ready_info())
