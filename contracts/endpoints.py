@@ -47,7 +47,16 @@ from contracts.explicit_rooms import (
     UpdateRoom,
 )
 from contracts.history import HistoryQuery, HistoryReply
-from contracts.messages import ChatAck, ChatMessage, ChatSend, LoggedMessage
+from contracts.messages import (
+    ChatAck,
+    ChatMessage,
+    ChatSend,
+    LoggedMessage,
+    LoggedRoomMessage,
+    RoomAck,
+    RoomMessage,
+    RoomSend,
+)
 from contracts.presence import (
     OFFLINE_EVENT,
     ONLINE_EVENT,
@@ -206,6 +215,7 @@ PARAMETERS: dict[str, str] = {
     "from": "Sender's user id.",
     "to": "Recipient's user id.",
     "consumer": "Name of the consumer that gave the message up, e.g. `persistence`.",
+    "room": "Canonical name of an explicit room, e.g. `room:lobby` or `event:42`.",
 }
 """What each subject parameter holds; every one is encoded with
 `contracts.tokens.encode_token`, so it is always exactly one subject token."""
@@ -235,6 +245,23 @@ CHAT_SEND = Endpoint(
     "with the original id and not delivered again.",
 )
 """`chat:send`: gateway → rooms."""
+
+ROOM_SEND = Endpoint(
+    name="rooms.room_send",
+    subject=subjects.room_send(),
+    request=RoomSend,
+    reply=RoomAck,
+    queue=subjects.ROOMS_QUEUE,
+    timeout=REQUEST_TIMEOUT,
+    server="rooms",
+    callers=("gateway",),
+    description="Authorize a message to an explicit room (members post; an archived room "
+    "is `FORBIDDEN`, a deleted or unreadable one `NOT_FOUND`), append it to the message "
+    "log, deliver it once to the room's subject. The reply comes after the log stored it. "
+    "A repeated `client_id` from the same sender to the same room within the log's "
+    "duplicate window is answered with the original id and not delivered again.",
+)
+"""`room:send`: gateway → rooms."""
 
 DIRECTORY_REGISTER = Endpoint(
     name="rooms.directory_register",
@@ -484,6 +511,7 @@ EXPLICIT_ROOM_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
 
 ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     CHAT_SEND,
+    ROOM_SEND,
     DIRECTORY_REGISTER,
     TENANT_SETTINGS_SET,
     TENANT_SETTINGS_GET,
@@ -595,8 +623,21 @@ DELIVER_MANAGE = DeliverySubject(
 )
 """Platform operators."""
 
+DELIVER_ROOM = DeliverySubject(
+    name="deliver.room",
+    room="{room}",
+    build=subjects.deliver_room,
+    parameters=("tenant", "room"),
+    events=(("room:message", RoomMessage),),
+    publishers=("rooms",),
+    description="Sockets that joined an explicit room with `room:join` (after the rooms "
+    "service authorized them to read it).",
+)
+"""Messages to an explicit room (`room:send`)."""
+
 DELIVERY_SUBJECTS: tuple[DeliverySubject, ...] = (
     DELIVER_USER,
+    DELIVER_ROOM,
     DELIVER_TENANT,
     DELIVER_TENANT_ROLE,
     DELIVER_TENANT_ADMINS,
@@ -627,6 +668,26 @@ LOG_DM = StreamSubject(
 )
 """The message log (stream `ROOMCAST_LOG`, subjects `subjects.log_all()`)."""
 
+LOG_ROOM = StreamSubject(
+    name="log.room",
+    stream=subjects.LOG_STREAM,
+    build=subjects.log_room,
+    parameters=("tenant", "room"),
+    payload=LoggedRoomMessage,
+    headers=(
+        Header(
+            "Nats-Msg-Id",
+            "`room|<tenant>|<roomId>|<senderTenant>|<sender>|<clientId>` when the sender "
+            "gave a `clientId`: the stream drops a repeat within its duplicate window.",
+        ),
+    ),
+    publishers=("rooms",),
+    consumers=("persistence",),
+    description="A message to an explicit room, stored before the sender's ack. Its "
+    "stream sequence is its `seq`, and its id is `contracts.ids.message_id(epoch, seq)`.",
+)
+"""Room messages in the message log (stream `ROOMCAST_LOG`)."""
+
 DEAD_LETTER = StreamSubject(
     name="dlq",
     stream=subjects.DLQ_STREAM,
@@ -648,5 +709,5 @@ DEAD_LETTER = StreamSubject(
 )
 """Dead letters (`contracts.deadletter`)."""
 
-STREAM_SUBJECTS: tuple[StreamSubject, ...] = (LOG_DM, DEAD_LETTER)
+STREAM_SUBJECTS: tuple[StreamSubject, ...] = (LOG_DM, LOG_ROOM, DEAD_LETTER)
 """Every subject stored by a JetStream stream."""

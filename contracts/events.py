@@ -19,10 +19,20 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from contracts.client import ChatSendIn, EmptyIn, ManageChatSendIn, RefreshIn, TenantIn
+from contracts.client import (
+    ChatSendIn,
+    EmptyIn,
+    ManageChatSendIn,
+    ManageRoomIn,
+    ManageRoomSendIn,
+    RefreshIn,
+    RoomIn,
+    RoomSendIn,
+    TenantIn,
+)
 from contracts.errors import ErrorBody, ErrorCode
 from contracts.history import ChatHistoryIn, ManageChatHistoryIn, StoredMessage
-from contracts.messages import ChatMessage
+from contracts.messages import ChatMessage, RoomMessage
 from contracts.presence import OFFLINE_EVENT, ONLINE_EVENT, OnlineUser, PresenceChange
 from contracts.recovery import RoomOutcome
 
@@ -85,6 +95,32 @@ class ChatSendAck(OkAck):
         "`clientId` gets the same id."
     )
     ts: int = Field(description="Milliseconds since the epoch; equals the delivered `ts`.")
+
+
+class RoomSendAck(ChatSendAck):
+    """The ack of an accepted `room:send`: the message is stored in the log."""
+
+    seq: int = Field(description="Position of the message in the room; equals the delivered `seq`.")
+
+
+class RoomJoinAck(OkAck):
+    """The ack of an accepted `room:join`: the socket receives the room's messages."""
+
+    room: str = Field(
+        description="The room's canonical name (`{entityType}:{entityId}` of its primary "
+        "entity link, else `room:{slug}`), as `room:message` carries it."
+    )
+    role: str | None = Field(
+        default=None,
+        description="What grants access: a member role, `tenant_admin`, `super_admin`, or "
+        "`public` (reading a public room without membership).",
+    )
+
+
+class RoomLeaveAck(OkAck):
+    """The ack of `room:leave`: the socket no longer receives the room's messages."""
+
+    room: str = Field(description="The room name as given.")
 
 
 class ChatHistoryAck(OkAck):
@@ -213,6 +249,28 @@ CLIENT_EVENTS: tuple[ClientEvent, ...] = (
         ((TENANT, RefreshIn), (MANAGE, RefreshIn)),
         AuthRefreshAck,
     ),
+    ClientEvent(
+        "room:join",
+        "Receive an explicit room's `room:message`s (`room:{slug}` or "
+        "`{entityType}:{entityId}`): members, and any user of the tenant for a public "
+        "room. Membership is unchanged. Automatic rooms are `FORBIDDEN`; a room the "
+        "caller may not read, or a deleted one, is `NOT_FOUND`.",
+        ((TENANT, RoomIn), (MANAGE, ManageRoomIn)),
+        RoomJoinAck,
+    ),
+    ClientEvent(
+        "room:leave",
+        "Stop receiving a room's messages on this socket; membership is unchanged.",
+        ((TENANT, RoomIn), (MANAGE, ManageRoomIn)),
+        RoomLeaveAck,
+    ),
+    ClientEvent(
+        "room:send",
+        "A message to an explicit room the sender may post in (members; an archived room "
+        "is `FORBIDDEN`); no join needed. Refused sends also emit `chat:error`.",
+        ((TENANT, RoomSendIn), (MANAGE, ManageRoomSendIn)),
+        RoomSendAck,
+    ),
     *(
         ClientEvent(
             name,
@@ -222,9 +280,6 @@ CLIENT_EVENTS: tuple[ClientEvent, ...] = (
             served=False,
         )
         for name in (
-            "room:join",
-            "room:leave",
-            "room:send",
             "notification:list",
             "notification:read",
             "notification:dismiss",
@@ -240,6 +295,12 @@ SERVER_EVENTS: tuple[ServerEvent, ...] = (
         "sockets, and `tenant:{t}:admins` when the tenant supervises direct messages. "
         "Recovery replays missed ones with the same payload.",
         ChatMessage,
+    ),
+    ServerEvent(
+        "room:message",
+        "A message to an explicit room, to every socket that joined it except the "
+        "sending socket (which has the ack); one copy per socket.",
+        RoomMessage,
     ),
     ServerEvent(
         "chat:error",

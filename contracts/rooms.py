@@ -27,6 +27,8 @@ class RoomKind(StrEnum):
     """`role:{role}`: one role across tenants."""
     MANAGE = "manage"
     """`manage:global`: every `/manage` socket."""
+    EXPLICIT = "explicit"
+    """`room:{slug}` or `{entityType}:{entityId}`: an explicit room, joined with `room:join`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,11 @@ class Room:
     @classmethod
     def role(cls, role: str) -> Room:
         return cls(f"role:{role}", subjects.deliver_role(role), RoomKind.ROLE)
+
+    @classmethod
+    def explicit(cls, tenant: str, name: str) -> Room:
+        """An explicit room by its canonical name (as the rooms service answers it)."""
+        return cls(name, subjects.deliver_room(tenant, name), RoomKind.EXPLICIT)
 
     @classmethod
     def manage(cls) -> Room:

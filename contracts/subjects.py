@@ -167,6 +167,11 @@ def room_authorize() -> str:
     return _join("cmd", "rooms", "authorize")
 
 
+def room_send() -> str:
+    """Gateway → rooms: a message to an explicit room, to authorize, log and deliver."""
+    return _join("cmd", "rooms", "room_send")
+
+
 # delivery ------------------------------------------------------------------------
 
 
@@ -200,6 +205,11 @@ def deliver_manage() -> str:
     return _join("deliver", "g", "manage")
 
 
+def deliver_room(tenant: str, room: str) -> str:
+    """Sockets that joined an explicit room (`room:{slug}`, `{entityType}:{entityId}`)."""
+    return _join("deliver", "t", encode_token(tenant), "room", encode_token(room))
+
+
 def deliver_all() -> str:
     """Wildcard over every delivery subject (for tools and tests, not gateways)."""
     return _join("deliver", ">")
@@ -218,6 +228,11 @@ def log_dm(tenant: str, sender: str, recipient: str) -> str:
     return _join("log", encode_token(tenant), "dm", encode_token(sender), encode_token(recipient))
 
 
+def log_room(tenant: str, room: str) -> str:
+    """A message to the explicit room named `room` (its canonical name) within `tenant`."""
+    return _join("log", encode_token(tenant), "room", encode_token(room))
+
+
 def log_dm_of_user(tenant: str, user_id: str) -> list[str]:
     """Filters matching every direct message a user sent or received."""
     t, u = encode_token(tenant), encode_token(user_id)
@@ -230,7 +245,8 @@ def log_dm_of_tenant(tenant: str) -> str:
 
 
 def log_kind(subject: str) -> str | None:
-    """The kind of a log subject (`dm` for `log_dm` subjects), or None if not a log subject."""
+    """The kind of a log subject (`dm` for `log_dm`, `room` for `log_room` subjects), or
+    None if not a log subject."""
     parts = subject.split(".")
     if len(parts) < 5 or ".".join(parts[:3]) != _join("log"):
         return None

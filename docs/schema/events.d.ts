@@ -149,6 +149,26 @@ export interface ManageChatSendIn {
   tenant: string;
 }
 
+/** `room:join` and `room:leave` on `/manage`: a super_admin names the tenant. */
+export interface ManageRoomIn {
+  /** Room name `{kind}:{id}`: `room:{slug}` or `{entityType}:{entityId}`. */
+  room: string;
+  /** Tenant of the room. */
+  tenant: string;
+}
+
+/** `room:send` on `/manage`: a super_admin names the tenant. */
+export interface ManageRoomSendIn {
+  /** Room name `{kind}:{id}`: `room:{slug}` or `{entityType}:{entityId}`. */
+  room: string;
+  /** Message text (no NUL characters: PostgreSQL text cannot store them). */
+  body: string;
+  /** Idempotency key (1-128 characters). */
+  clientId?: string | null;
+  /** Tenant of the room. */
+  tenant: string;
+}
+
 /** Why a user went offline (docs/protocol.md, `user:offline`). */
 export type OfflineReason = "disconnect" | "timeout" | "gateway_lost";
 
@@ -197,6 +217,48 @@ export interface RefreshIn {
   token: string;
 }
 
+/** `room:join` and `room:leave` on `/tenant`. */
+export interface RoomIn {
+  /** Room name `{kind}:{id}`: `room:{slug}` or `{entityType}:{entityId}`. */
+  room: string;
+}
+
+/** The ack of an accepted `room:join`: the socket receives the room's messages. */
+export interface RoomJoinAck {
+  /** Always true. */
+  ok: true;
+  /** The room's canonical name (`{entityType}:{entityId}` of its primary entity link, else `room:{slug}`), as `room:message` carries it. */
+  room: string;
+  /** What grants access: a member role, `tenant_admin`, `super_admin`, or `public` (reading a public room without membership). */
+  role?: string | null;
+}
+
+/** The ack of `room:leave`: the socket no longer receives the room's messages. */
+export interface RoomLeaveAck {
+  /** Always true. */
+  ok: true;
+  /** The room name as given. */
+  room: string;
+}
+
+/** What sockets that joined an explicit room receive as `room:message`. */
+export interface RoomMessage {
+  /** Message id. */
+  id: string;
+  /** Tenant of the room. */
+  tenant: string;
+  /** The room's canonical name, e.g. `room:lobby`. */
+  room: string;
+  /** Sender user id. */
+  from: string;
+  /** Message text. */
+  body: string;
+  /** Milliseconds since the epoch; equals the ack's `ts`. */
+  ts: number;
+  /** Position in `room`; grows within the room. */
+  seq: number;
+}
+
 /** One entry of `session:recovered.rooms`. */
 export interface RoomOutcome {
   /** Room name as the client sent it. */
@@ -207,6 +269,28 @@ export interface RoomOutcome {
   replayed?: number;
   /** Set when not recovered. */
   reason?: RecoveryReason | null;
+}
+
+/** The ack of an accepted `room:send`: the message is stored in the log. */
+export interface RoomSendAck {
+  /** Always true. */
+  ok: true;
+  /** Message id; sorts in send order. A retry with the same `clientId` gets the same id. */
+  id: string;
+  /** Milliseconds since the epoch; equals the delivered `ts`. */
+  ts: number;
+  /** Position of the message in the room; equals the delivered `seq`. */
+  seq: number;
+}
+
+/** `room:send` on `/tenant`. */
+export interface RoomSendIn {
+  /** Room name `{kind}:{id}`: `room:{slug}` or `{entityType}:{entityId}`. */
+  room: string;
+  /** Message text (no NUL characters: PostgreSQL text cannot store them). */
+  body: string;
+  /** Idempotency key (1-128 characters). */
+  clientId?: string | null;
 }
 
 /** `session:recovered`: the end of a recovery; live messages follow. */
@@ -258,12 +342,12 @@ export interface ClientToServerEvents {
   "presence:list": (payload: EmptyIn, ack: (response: PresenceListAck | ErrorAck) => void) => void;
   /** Replace the connection's token before it expires; the new token must name the same user and tenant. */
   "auth:refresh": (payload: RefreshIn, ack: (response: AuthRefreshAck | ErrorAck) => void) => void;
-  /** Not served by this release: always acked `UNAVAILABLE`. */
-  "room:join": (payload: Record<string, unknown>, ack: (response: ErrorAck) => void) => void;
-  /** Not served by this release: always acked `UNAVAILABLE`. */
-  "room:leave": (payload: Record<string, unknown>, ack: (response: ErrorAck) => void) => void;
-  /** Not served by this release: always acked `UNAVAILABLE`. */
-  "room:send": (payload: Record<string, unknown>, ack: (response: ErrorAck) => void) => void;
+  /** Receive an explicit room's `room:message`s (`room:{slug}` or `{entityType}:{entityId}`): members, and any user of the tenant for a public room. Membership is unchanged. Automatic rooms are `FORBIDDEN`; a room the caller may not read, or a deleted one, is `NOT_FOUND`. */
+  "room:join": (payload: RoomIn, ack: (response: RoomJoinAck | ErrorAck) => void) => void;
+  /** Stop receiving a room's messages on this socket; membership is unchanged. */
+  "room:leave": (payload: RoomIn, ack: (response: RoomLeaveAck | ErrorAck) => void) => void;
+  /** A message to an explicit room the sender may post in (members; an archived room is `FORBIDDEN`); no join needed. Refused sends also emit `chat:error`. */
+  "room:send": (payload: RoomSendIn, ack: (response: RoomSendAck | ErrorAck) => void) => void;
   /** Not served by this release: always acked `UNAVAILABLE`. */
   "notification:list": (payload: Record<string, unknown>, ack: (response: ErrorAck) => void) => void;
   /** Not served by this release: always acked `UNAVAILABLE`. */
@@ -288,12 +372,12 @@ export interface ManageClientToServerEvents {
   "manage:unwatch": (payload: TenantIn, ack: (response: OkAck | ErrorAck) => void) => void;
   /** Replace the connection's token before it expires; the new token must name the same user and tenant. */
   "auth:refresh": (payload: RefreshIn, ack: (response: AuthRefreshAck | ErrorAck) => void) => void;
-  /** Not served by this release: always acked `UNAVAILABLE`. */
-  "room:join": (payload: Record<string, unknown>, ack: (response: ErrorAck) => void) => void;
-  /** Not served by this release: always acked `UNAVAILABLE`. */
-  "room:leave": (payload: Record<string, unknown>, ack: (response: ErrorAck) => void) => void;
-  /** Not served by this release: always acked `UNAVAILABLE`. */
-  "room:send": (payload: Record<string, unknown>, ack: (response: ErrorAck) => void) => void;
+  /** Receive an explicit room's `room:message`s (`room:{slug}` or `{entityType}:{entityId}`): members, and any user of the tenant for a public room. Membership is unchanged. Automatic rooms are `FORBIDDEN`; a room the caller may not read, or a deleted one, is `NOT_FOUND`. */
+  "room:join": (payload: ManageRoomIn, ack: (response: RoomJoinAck | ErrorAck) => void) => void;
+  /** Stop receiving a room's messages on this socket; membership is unchanged. */
+  "room:leave": (payload: ManageRoomIn, ack: (response: RoomLeaveAck | ErrorAck) => void) => void;
+  /** A message to an explicit room the sender may post in (members; an archived room is `FORBIDDEN`); no join needed. Refused sends also emit `chat:error`. */
+  "room:send": (payload: ManageRoomSendIn, ack: (response: RoomSendAck | ErrorAck) => void) => void;
   /** Not served by this release: always acked `UNAVAILABLE`. */
   "notification:list": (payload: Record<string, unknown>, ack: (response: ErrorAck) => void) => void;
   /** Not served by this release: always acked `UNAVAILABLE`. */
@@ -306,6 +390,8 @@ export interface ManageClientToServerEvents {
 export interface ServerToClientEvents {
   /** A direct message, to the recipient's sockets (`user:{to}`), the sender's other sockets, and `tenant:{t}:admins` when the tenant supervises direct messages. Recovery replays missed ones with the same payload. */
   "chat:message": (payload: ChatMessage) => void;
+  /** A message to an explicit room, to every socket that joined it except the sending socket (which has the ack); one copy per socket. */
+  "room:message": (payload: RoomMessage) => void;
   /** A refused `chat:send` or `room:send` (whatever the code), to the sending socket only, besides the error ack. */
   "chat:error": (payload: ChatError) => void;
   /** To a socket that connected with `auth.since`, after the replayed messages and before any live one. */

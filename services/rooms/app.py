@@ -15,6 +15,7 @@ from services.rooms.adapters.sql import SqlDirectory
 from services.rooms.explicit import ExplicitRooms
 from services.rooms.explicit_handlers import ExplicitRoomHandlers
 from services.rooms.handlers import RoomsHandlers
+from services.rooms.room_send import RoomMessages
 from services.rooms.service import RoomsService
 from services.rooms.settings import RoomsSettings
 
@@ -32,10 +33,13 @@ async def serve(settings: RoomsSettings) -> None:
         async def publish(subject: str, body: bytes, headers: dict[str, str]) -> None:
             await nc.publish(subject, body, headers=headers)
 
+        message_log = MessageLog(js)
         service = RoomsService(
-            SqlDirectory(engine), MessageLog(js), publish, epoch, settings.member_cache_size
+            SqlDirectory(engine), message_log, publish, epoch, settings.member_cache_size
         )
-        explicit = ExplicitRoomHandlers(ExplicitRooms(SqlRoomStore(engine)))
+        rooms = ExplicitRooms(SqlRoomStore(engine))
+        messages = RoomMessages(rooms, message_log, publish, epoch)
+        explicit = ExplicitRoomHandlers(rooms, messages)
         handlers = RoomsHandlers(nc, service, settings.rooms_workers, explicit)
         await handlers.start()
 

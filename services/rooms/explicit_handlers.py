@@ -9,17 +9,19 @@ from contracts import explicit_rooms as x
 from contracts.tenants import OkReply
 from roomcast.platform.bus import Served, serve
 from services.rooms.explicit import ExplicitRooms
+from services.rooms.room_send import RoomMessages
 
 
 class ExplicitRoomHandlers:
-    """Serves every `cmd.rooms.<verb>` endpoint of explicit rooms."""
+    """Serves every `cmd.rooms.<verb>` endpoint of explicit rooms, and `room_send`."""
 
-    def __init__(self, rooms: ExplicitRooms) -> None:
+    def __init__(self, rooms: ExplicitRooms, messages: RoomMessages | None = None) -> None:
         self._rooms = rooms
+        self._messages = messages
 
     async def start(self, nc: NATS, workers: int) -> list[Served]:
         """Join the `rooms` queue group on every explicit-room endpoint."""
-        return [
+        served = [
             await serve(nc, e.ROOM_CREATE, self.create, workers),
             await serve(nc, e.ROOM_GET, self.get, workers),
             await serve(nc, e.ROOM_LIST, self.list_rooms, workers),
@@ -36,6 +38,9 @@ class ExplicitRoomHandlers:
             await serve(nc, e.ROOM_LEAVE, self.leave, workers),
             await serve(nc, e.ROOM_AUTHORIZE, self.authorize, workers),
         ]
+        if self._messages is not None:
+            served.append(await serve(nc, e.ROOM_SEND, self._messages.send, workers))
+        return served
 
     async def create(self, cmd: x.CreateRoom) -> x.RoomReply:
         return x.RoomReply(ok=True, room=await self._rooms.create(cmd))

@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pydantic import BaseModel
+
 from contracts.explicit_rooms import (
     EntityLink,
     MemberRole,
@@ -19,7 +21,7 @@ from contracts.explicit_rooms import (
     Visibility,
 )
 from contracts.identity import Identity
-from contracts.messages import LoggedMessage
+from contracts.messages import LoggedMessage, LoggedRoomMessage
 from contracts.tenants import TenantSettings
 
 Publish = Callable[[str, bytes, dict[str, str]], Awaitable[None]]
@@ -70,6 +72,22 @@ class Log(Protocol):
 
     async def read(self, seq: int) -> LoggedMessage:
         """The message stored at `seq`."""
+        ...
+
+
+class RoomLog(Protocol):
+    """The message log as room messages use it (the same stream as direct messages)."""
+
+    async def append(self, subject: str, message: BaseModel, dedup_key: str | None) -> Appended:
+        """Store `message`; returns once the log has it.
+
+        Raises:
+            ServiceError: `UNAVAILABLE` when the log does not confirm the write.
+        """
+        ...
+
+    async def read_room(self, seq: int) -> LoggedRoomMessage:
+        """The room message stored at `seq`."""
         ...
 
 

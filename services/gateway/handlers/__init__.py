@@ -19,6 +19,7 @@ from services.gateway.handlers.context import Context
 from services.gateway.handlers.history import chat_history
 from services.gateway.handlers.manage import manage_unwatch, manage_watch
 from services.gateway.handlers.presence import presence_heartbeat, presence_list
+from services.gateway.handlers.rooms import room_join, room_leave, room_send
 from services.gateway.sessions import Session
 
 Handler = Callable[[Context, Session, Any], Awaitable[Ack]]
@@ -44,6 +45,9 @@ HANDLERS: dict[str, Handler] = {
     "chat:history": chat_history,
     "presence:heartbeat": presence_heartbeat,
     "presence:list": presence_list,
+    "room:join": room_join,
+    "room:leave": room_leave,
+    "room:send": room_send,
 }
 for _event in CLIENT_EVENTS:
     if not _event.served:

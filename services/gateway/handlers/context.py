@@ -25,6 +25,8 @@ class Context(Protocol):
     nc: NATS
     fanout: Fanout
     presence: PresenceReporter
+    sessions: dict[str, Session]
+    """Live sessions by sid; a handler that awaited checks its session is still here."""
 
     async def verify(self, token: str) -> VerifiedToken:
         """Verify a token; refusals are `ServiceError`s with the auth code."""

@@ -6,10 +6,11 @@ from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.errors import Error as JsError
+from pydantic import BaseModel
 
 from contracts import subjects
 from contracts.errors import ErrorCode, ServiceError
-from contracts.messages import LoggedMessage
+from contracts.messages import LoggedMessage, LoggedRoomMessage
 from services.rooms.ports import Appended
 
 DEDUP_HEADER = "Nats-Msg-Id"
@@ -22,7 +23,7 @@ class MessageLog:
         self._js = js
         self._timeout = timeout
 
-    async def append(self, subject: str, message: LoggedMessage, dedup_key: str | None) -> Appended:
+    async def append(self, subject: str, message: BaseModel, dedup_key: str | None) -> Appended:
         """Store `message`; returns once the server has it in the stream.
 
         Raises:
@@ -46,8 +47,15 @@ class MessageLog:
 
     async def read(self, seq: int) -> LoggedMessage:
         """The message stored at `seq`."""
+        return LoggedMessage.model_validate_json(await self._raw(seq))
+
+    async def read_room(self, seq: int) -> LoggedRoomMessage:
+        """The room message stored at `seq`."""
+        return LoggedRoomMessage.model_validate_json(await self._raw(seq))
+
+    async def _raw(self, seq: int) -> bytes:
         try:
             raw = await self._js.get_msg(subjects.LOG_STREAM, seq, direct=True)
         except (NatsTimeout, TimeoutError, JsError, NatsError) as exc:
             raise ServiceError(ErrorCode.UNAVAILABLE, "the message log is unavailable") from exc
-        return LoggedMessage.model_validate_json(raw.data or b"{}")
+        return raw.data or b"{}"
