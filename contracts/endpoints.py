@@ -341,7 +341,8 @@ HISTORY = Endpoint(
     server="persistence",
     callers=("gateway",),
     description="One page of a conversation from PostgreSQL, newest first "
-    "(`chat:history`); a requester reads only conversations it is part of.",
+    "(`chat:history`); a requester reads only conversations it is part of. For an "
+    "explicit room, persistence asks the rooms service (`ROOM_AUTHORIZE`).",
 )
 """`chat:history`: gateway → persistence."""
 

@@ -28,7 +28,8 @@ class ChatHistoryIn(BaseModel):
     room: Id | None = Field(
         default=None,
         description="A room: your own `user:{userId}` (every direct message you sent or "
-        "received) or, for admins, `tenant:{tenantId}:admins` (supervised messages).",
+        "received), for admins `tenant:{tenantId}:admins` (supervised messages), or an "
+        "explicit room you may read (`room:{slug}`, `{entityType}:{entityId}`).",
     )
     before: str | None = Field(
         default=None, max_length=64, description="Exclusive cursor: an `id` from a previous page."

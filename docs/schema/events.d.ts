@@ -35,7 +35,7 @@ export interface ChatHistoryAck {
 export interface ChatHistoryIn {
   /** The other user of a direct conversation. */
   with?: string | null;
-  /** A room: your own `user:{userId}` (every direct message you sent or received) or, for admins, `tenant:{tenantId}:admins` (supervised messages). */
+  /** A room: your own `user:{userId}` (every direct message you sent or received), for admins `tenant:{tenantId}:admins` (supervised messages), or an explicit room you may read (`room:{slug}`, `{entityType}:{entityId}`). */
   room?: string | null;
   /** Exclusive cursor: an `id` from a previous page. */
   before?: string | null;
@@ -127,7 +127,7 @@ export type JsonValue = unknown;
 export interface ManageChatHistoryIn {
   /** The other user of a direct conversation. */
   with?: string | null;
-  /** A room: your own `user:{userId}` (every direct message you sent or received) or, for admins, `tenant:{tenantId}:admins` (supervised messages). */
+  /** A room: your own `user:{userId}` (every direct message you sent or received), for admins `tenant:{tenantId}:admins` (supervised messages), or an explicit room you may read (`room:{slug}`, `{entityType}:{entityId}`). */
   room?: string | null;
   /** Exclusive cursor: an `id` from a previous page. */
   before?: string | null;

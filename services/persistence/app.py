@@ -15,6 +15,10 @@ import signal
 from nats.aio.client import Client as NATS
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from contracts import endpoints
+from contracts.explicit_rooms import Authorize
+from contracts.identity import SUPER_ADMIN, Identity
+from roomcast.platform import bus
 from roomcast.platform.runtime import run, setup_logging
 from roomcast.platform.service import Stop, run_service
 from roomcast.platform.settings import describe, load_settings
@@ -77,12 +81,23 @@ async def serve(settings: PersistenceSettings) -> None:
             retry_max=settings.persistence_retry_max,
             stopping=stopping,
         )
+
+        async def authorize_room(who: Identity, tenant: str, room: str) -> str:
+            ask = Authorize(
+                identity=who, tenant=tenant, via_manage=who.role == SUPER_ADMIN, name=room
+            )
+            # within the gateway's wait for the history reply
+            wait = endpoints.REQUEST_TIMEOUT / 2
+            reply = (await bus.request(nc, endpoints.ROOM_AUTHORIZE, ask, wait=wait)).checked()
+            return reply.room or room
+
         service = PersistenceService(
             store,
             LogReader(js),
             epoch,
             settings.recover_max_messages,
             settings.recover_scan_factor,
+            authorize_room,
         )
         handlers = ReadHandlers(nc, service, settings.history_workers, settings.recover_chunk_bytes)
         await handlers.start()

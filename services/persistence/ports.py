@@ -6,13 +6,23 @@ pass fakes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from contracts.history import StoredMessage
+from contracts.identity import Identity
 from services.persistence.domain.conversations import Target
 from services.persistence.domain.records import Row
+
+AuthorizeRoom = Callable[[Identity, str, str], Awaitable[str]]
+"""Asks the rooms service whether an identity may read an explicit room of a tenant:
+`(who, tenant, room name)` → the room's canonical name.
+
+Raises:
+    ServiceError: `NOT_FOUND`/`FORBIDDEN` as the rooms service refuses, `UNAVAILABLE`
+        when it does not answer.
+"""
 
 
 class StoreUnavailable(Exception):

@@ -9,12 +9,19 @@ from nats.errors import Error as NatsError
 from pydantic import ValidationError
 
 from contracts import subjects
+from contracts.access import authorize_read
 from contracts.errors import ErrorCode, ServiceError
+from contracts.explicit_rooms import AUTO_KINDS
 from contracts.history import HistoryQuery, StoredMessage
 from contracts.ids import parse_message_id
 from contracts.messages import ChatMessage, LoggedMessage
 from contracts.recovery import RecoverRequest, RecoveryReason, RoomOutcome
-from services.persistence.domain.conversations import history_target
+from services.persistence.domain.conversations import (
+    Conversation,
+    Target,
+    history_target,
+    room_key,
+)
 from services.persistence.domain.recovery import (
     Found,
     RoomPlan,
@@ -23,7 +30,14 @@ from services.persistence.domain.recovery import (
     plan_room,
     position_problem,
 )
-from services.persistence.ports import Log, Raw, Store, StoreUnavailable, TooMany
+from services.persistence.ports import (
+    AuthorizeRoom,
+    Log,
+    Raw,
+    Store,
+    StoreUnavailable,
+    TooMany,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +46,15 @@ class PersistenceService:
     """Serves history from the store and recovery from the log."""
 
     def __init__(
-        self, store: Store, message_log: Log, epoch: int, recover_max: int, scan_factor: int
+        self,
+        store: Store,
+        message_log: Log,
+        epoch: int,
+        recover_max: int,
+        scan_factor: int,
+        authorize_room: AuthorizeRoom | None = None,
     ) -> None:
+        self._authorize_room = authorize_room
         self._store = store
         self._log = message_log
         self._epoch = epoch
@@ -47,7 +68,7 @@ class PersistenceService:
             ServiceError: `FORBIDDEN`/`INVALID` for a query the requester may not make,
                 `UNAVAILABLE` when PostgreSQL cannot be reached.
         """
-        target = history_target(query)
+        target = await self._target(query)
         if query.before is not None:
             try:
                 parse_message_id(query.before)
@@ -57,6 +78,15 @@ class PersistenceService:
             return await self._store.page(target, query.before, query.limit)
         except StoreUnavailable as exc:
             raise ServiceError(ErrorCode.UNAVAILABLE, "message history is unavailable") from exc
+
+    async def _target(self, query: HistoryQuery) -> Target:
+        """What a history query reads; explicit rooms are authorized by the rooms service."""
+        room = query.room
+        if room is None or self._authorize_room is None or room.partition(":")[0] in AUTO_KINDS:
+            return history_target(query)
+        authorize_read(query.requester, query.tenant)
+        name = await self._authorize_room(query.requester, query.tenant, room)
+        return Conversation(query.tenant, room_key(name))
 
     async def recover(self, request: RecoverRequest) -> tuple[list[ChatMessage], list[RoomOutcome]]:
         """What the socket missed in each requested room, merged in log order."""

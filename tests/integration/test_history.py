@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import nats
 import pytest
 
+from contracts import endpoints as e
+from contracts import explicit_rooms as x
+from contracts.identity import Identity
+from roomcast.platform import bus
 from tests.clients import Client, connect, token, unique
 from tests.persistence_support import Gateways, eventually, gateway_stack
 
@@ -143,3 +148,48 @@ async def test_malformed_queries_are_invalid(
     alice = await connect(stack.gw1.url, token("alice", unique("bad")))
     clients.append(alice)
     assert await error_code(alice, query) == "INVALID"
+
+
+async def test_explicit_room_history_is_for_those_who_may_read_the_room(
+    stack: Gateways, clients: list[Client]
+) -> None:
+    t, other = unique("rh"), unique("rh")
+    nc = await nats.connect(stack.nats_url)
+    try:
+        admin = Identity(tenant=t, user_id="boss", role="admin")
+        for slug, visibility in (("crew", "private"), ("hall", "public")):
+            create = x.CreateRoom(
+                identity=admin, tenant=t, name=slug, slug=slug, visibility=visibility
+            )
+            assert (await bus.request(nc, e.ROOM_CREATE, create)).ok
+            add = x.AddMember(identity=admin, tenant=t, room=slug, user_id="ann")
+            assert (await bus.request(nc, e.ROOM_MEMBER_ADD, add)).ok
+    finally:
+        await nc.close()
+    ann = await connect(stack.gw1.url, token("ann", t))
+    eve = await connect(stack.gw2.url, token("eve", t))
+    twin = await connect(stack.gw2.url, token("ann", other))
+    clients += [ann, eve, twin]
+    posted = []
+    for room, body in (("room:crew", "one"), ("room:crew", "two"), ("room:hall", "open")):
+        ack = await ann.call("room:send", {"room": room, "body": body})
+        assert ack["ok"] is True, ack
+        posted.append(ack)
+    dm = await send(ann, "eve", "direct")
+
+    async def listed() -> bool:
+        return len(await history(ann, room="room:crew")) == 2 and bool(
+            await history(eve, room="room:hall")
+        )
+
+    await eventually(listed, 10, "room messages listed", stack.persistence.output)
+    crew = await history(ann, room="room:crew")
+    assert [m["id"] for m in crew] == [posted[1]["id"], posted[0]["id"]]
+    assert crew[0]["room"] == "room:crew" and crew[0]["from"] == "ann" and "to" not in crew[0]
+    assert crew[0]["seq"] == posted[1]["seq"] and crew[0]["ts"] == posted[1]["ts"]
+    assert [m["body"] for m in await history(eve, room="room:hall")] == ["open"]
+    assert [m["id"] for m in await history(ann, room="user:ann")] == [dm], "DMs only"
+
+    assert await error_code(eve, {"room": "room:crew"}) == "NOT_FOUND"
+    assert await error_code(twin, {"room": "room:crew"}) == "NOT_FOUND"
+    assert await error_code(ann, {"room": "room:nowhere"}) == "NOT_FOUND"

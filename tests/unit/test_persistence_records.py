@@ -9,7 +9,7 @@ from contracts.errors import ErrorCode, ServiceError
 from contracts.history import HistoryQuery
 from contracts.identity import Identity
 from contracts.ids import message_id
-from contracts.messages import LoggedMessage
+from contracts.messages import LoggedMessage, LoggedRoomMessage
 from services.persistence.domain.conversations import (
     AdminsRoom,
     Conversation,
@@ -17,6 +17,7 @@ from services.persistence.domain.conversations import (
     dm_key,
     history_target,
     participant,
+    room_key,
 )
 from services.persistence.domain.records import COLUMNS, Invalid, to_row
 
@@ -36,6 +37,34 @@ def logged(**changes: object) -> bytes:
     }
     values.update(changes)
     return LoggedMessage.model_validate(values).model_dump_json().encode()
+
+
+def room_logged(**changes: object) -> bytes:
+    values: dict[str, object] = {
+        "tenant": "acme",
+        "sender": ALICE,
+        "room": "event:42",
+        "body": "hi all",
+        "ts": 1_700_000_000_123,
+        "client_id": "c-2",
+    }
+    values.update(changes)
+    return LoggedRoomMessage.model_validate(values).model_dump_json().encode()
+
+
+def test_a_room_message_becomes_one_row_keyed_by_the_room() -> None:
+    row = to_row(subjects.log_room("acme", "event:42"), room_logged(), 43, EPOCH)
+    assert not isinstance(row, Invalid)
+    values = dict(zip(COLUMNS, row, strict=True))
+    assert values["id"] == message_id(EPOCH, 43)
+    assert (values["tenant_id"], values["seq"]) == ("acme", 43)
+    assert values["conversation"] == room_key("event:42")
+    assert (values["sender_id"], values["recipient_id"], values["room"]) == (
+        "alice",
+        None,
+        "event:42",
+    )
+    assert (values["body"], values["client_id"], values["supervised"]) == ("hi all", "c-2", False)
 
 
 def test_a_direct_message_becomes_one_row() -> None:
@@ -59,7 +88,10 @@ def test_a_direct_message_becomes_one_row() -> None:
     [
         (subjects.log_dm("acme", "alice", "bob"), b"not json", "not a LoggedMessage"),
         (subjects.log_dm("acme", "alice", "bob"), b'{"tenant": "acme"}', "not a LoggedMessage"),
-        ("roomcast.v1.log.acme.room.general", logged(), "unsupported log subject"),
+        ("roomcast.v1.log.acme.other.general", logged(), "unsupported log subject"),
+        (subjects.log_room("acme", "room:general"), logged(), "not a LoggedRoomMessage"),
+        (subjects.log_room("acme", "room:general"), room_logged(body="a\x00b"), "NUL"),
+        (subjects.log_room("acme", "room:general"), room_logged(ts=-1), "bigint"),
         (subjects.log_dm("acme", "alice", "bob"), logged(body="a\x00b"), "NUL"),
         (subjects.log_dm("acme", "alice", "bob"), logged(ts=2**63), "bigint"),
     ],

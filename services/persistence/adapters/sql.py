@@ -53,8 +53,8 @@ CONVERSATION_PAGE = (
 )
 ADMINS_PAGE = f"{_PAGE} WHERE tenant_id = $1 AND supervised AND id < $2 ORDER BY id DESC LIMIT $3"
 USER_PAGE = (
-    f"({_PAGE} WHERE tenant_id = $1 AND sender_id = $2 AND sender_tenant = $1 AND id < $3"
-    " ORDER BY id DESC LIMIT $4)"
+    f"({_PAGE} WHERE tenant_id = $1 AND sender_id = $2 AND sender_tenant = $1"
+    " AND room IS NULL AND id < $3 ORDER BY id DESC LIMIT $4)"
     " UNION ALL "
     f"({_PAGE} WHERE tenant_id = $1 AND recipient_id = $2"
     " AND NOT (sender_id = $2 AND sender_tenant = $1) AND id < $3 ORDER BY id DESC LIMIT $4)"
