@@ -287,3 +287,25 @@ async def test_automatic_rooms_and_malformed_names_are_refused(
     refused(await ann.call("room:join", {"room": "room:x", "extra": 1}), "INVALID")
     big = "x" * (8 * 1024 + 1)
     refused(await ann.call("room:send", {"room": "room:x", "body": big}), "TOO_LARGE")
+
+
+async def test_an_entitys_primary_room_is_one_room_under_both_names(
+    stack: tuple[ServiceProcess, ServiceProcess], clients: list[Client], nc: NATS
+) -> None:
+    gw1, gw2 = stack
+    t = unique("acme")
+    await make_room(nc, t, "launch", ["ann", "bob"])
+    admin = Identity(tenant=t, user_id="admin", role="admin")
+    link = {"room": "launch", "entity_type": "event", "entity_id": "42", "is_primary": True}
+    await call(nc, e.ROOM_LINK, admin, tenant=t, **link)
+    ann = await connect(gw1.url, token("ann", t))
+    bob = await connect(gw2.url, token("bob", t))
+    clients += [ann, bob]
+    joined = await bob.call("room:join", {"room": "room:launch"})
+    assert joined == {"ok": True, "room": "event:42", "role": "member"}
+    sent = await ann.call("room:send", {"room": "room:launch", "body": "by slug"})
+    msg = await bob.wait_for("room:message", lambda m: m["id"] == sent["id"])
+    assert msg["room"] == "event:42"
+    by_entity = await ann.call("room:send", {"room": "event:42", "body": "by entity"})
+    await bob.wait_for("room:message", lambda m: m["id"] == by_entity["id"])
+    assert by_entity["seq"] > sent["seq"]
