@@ -26,6 +26,8 @@ class Session:
     exp: int
     bucket: TokenBucket
     subjects: set[str] = field(default_factory=set)
+    joined: dict[tuple[str, str], str] = field(default_factory=dict)
+    """Explicit rooms joined: `(tenant, name as asked or canonical)` → delivery subject."""
     expiry: asyncio.TimerHandle | None = None
 
     @property

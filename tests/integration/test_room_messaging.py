@@ -309,3 +309,12 @@ async def test_an_entitys_primary_room_is_one_room_under_both_names(
     by_entity = await ann.call("room:send", {"room": "event:42", "body": "by entity"})
     await bob.wait_for("room:message", lambda m: m["id"] == by_entity["id"])
     assert by_entity["seq"] > sent["seq"]
+
+    assert await bob.call("room:leave", {"room": "room:launch"}) == {
+        "ok": True,
+        "room": "room:launch",
+    }
+    after = await ann.call("room:send", {"room": "event:42", "body": "after leaving"})
+    assert after["ok"] is True
+    await asyncio.sleep(0.3)
+    assert after["id"] not in [m["id"] for m in bob.received("room:message")], "left by slug"

@@ -56,13 +56,19 @@ async def room_join(gw: Context, s: Session, data: Any) -> Ack:
             await gw.fanout.forget(subject)
         else:
             s.subjects.add(subject)
+    if subject in s.subjects:
+        s.joined[(tenant, payload.room)] = s.joined[(tenant, name)] = subject
     return ok(room=name, role=reply.role)
 
 
 async def room_leave(gw: Context, s: Session, data: Any) -> Ack:
     """`room:leave`: `{room}` (`/manage`: with `tenant`) → `{ok, room}`; membership stays."""
     payload, tenant = scoped(s, data, RoomIn, ManageRoomIn)
-    subject = Room.explicit(tenant, _explicit(payload.room)).subject
+    name = _explicit(payload.room)
+    # a room joined by another of its names (its slug) is left by either name
+    subject = s.joined.get((tenant, name)) or Room.explicit(tenant, name).subject
+    for key in [k for k, v in s.joined.items() if v == subject]:
+        del s.joined[key]
     if subject in s.subjects:
         s.subjects.discard(subject)
         await gw.fanout.leave(s.sid, s.namespace, [subject])
