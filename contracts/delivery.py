@@ -9,6 +9,9 @@ headers:
 - `Rc-Skip`: comma-separated delivery subjects served by an earlier copy of the same
   message; sockets in any of them are skipped, so a socket in several target rooms
   gets one copy.
+- `Rc-Revoke`: the delivery ends subscriptions (`room:left`): `*` for every socket in
+  the room, else a JSON array of `[tenant, userId]` pairs whose sockets leave it. Each
+  such socket gets the event, then is taken out of the room on that gateway.
 
 Any backend may publish a delivery with `encode`; gateways read it with `decode`.
 """
@@ -24,6 +27,8 @@ import orjson
 EVENT = "Rc-Event"
 SKIP_SID = "Rc-Skip-Sid"
 SKIP_SUBJECTS = "Rc-Skip"
+REVOKE = "Rc-Revoke"
+REVOKE_ALL = "*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +39,13 @@ class Delivery:
     body: bytes
     skip_sid: str | None = None
     skip_subjects: tuple[str, ...] = field(default=())
+    revoke_all: bool = False
+    revoke_users: frozenset[tuple[str, str]] = field(default=frozenset())
+
+    @property
+    def revokes(self) -> bool:
+        """True when this delivery takes sockets out of the room (`room:left`)."""
+        return self.revoke_all or bool(self.revoke_users)
 
 
 def encode(
@@ -42,6 +54,7 @@ def encode(
     *,
     skip_sid: str | None = None,
     skip_subjects: Sequence[str] = (),
+    revoke: Sequence[tuple[str, str]] | None = None,
 ) -> tuple[dict[str, str], bytes]:
     """Build the headers and body of a delivery.
 
@@ -50,6 +63,8 @@ def encode(
         data: the event payload, JSON-serialisable.
         skip_sid: a socket that must not receive this copy.
         skip_subjects: delivery subjects an earlier copy of this message went to.
+        revoke: take sockets out of the room after this event: those of these
+            `(tenant, userId)` pairs, or every socket when the sequence is empty.
 
     Returns:
         `(headers, body)` for `nats.publish(subject, body, headers=headers)`.
@@ -59,6 +74,8 @@ def encode(
         headers[SKIP_SID] = skip_sid
     if skip_subjects:
         headers[SKIP_SUBJECTS] = ",".join(skip_subjects)
+    if revoke is not None:
+        headers[REVOKE] = orjson.dumps([list(p) for p in revoke]).decode() if revoke else "*"
     return headers, orjson.dumps(data)
 
 
@@ -67,9 +84,24 @@ def decode(headers: Mapping[str, str] | None, body: bytes) -> Delivery:
     if not headers or not headers.get(EVENT):
         raise ValueError("delivery without an Rc-Event header")
     skip = headers.get(SKIP_SUBJECTS)
+    revoke = headers.get(REVOKE)
     return Delivery(
         event=headers[EVENT],
         body=body,
         skip_sid=headers.get(SKIP_SID) or None,
         skip_subjects=tuple(skip.split(",")) if skip else (),
+        revoke_all=revoke == REVOKE_ALL,
+        revoke_users=_revoked_users(revoke) if revoke and revoke != REVOKE_ALL else frozenset(),
     )
+
+
+def _revoked_users(raw: str) -> frozenset[tuple[str, str]]:
+    try:
+        pairs = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ValueError("Rc-Revoke is not JSON") from None
+    if not isinstance(pairs, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(v, str) for v in p) for p in pairs
+    ):
+        raise ValueError("Rc-Revoke is not a list of [tenant, userId] pairs")
+    return frozenset((p[0], p[1]) for p in pairs)

@@ -54,6 +54,7 @@ from contracts.messages import (
     LoggedMessage,
     LoggedRoomMessage,
     RoomAck,
+    RoomLeft,
     RoomMessage,
     RoomSend,
 )
@@ -629,10 +630,11 @@ DELIVER_ROOM = DeliverySubject(
     room="{room}",
     build=subjects.deliver_room,
     parameters=("tenant", "room"),
-    events=(("room:message", RoomMessage),),
+    events=(("room:message", RoomMessage), ("room:left", RoomLeft)),
     publishers=("rooms",),
     description="Sockets that joined an explicit room with `room:join` (after the rooms "
-    "service authorized them to read it).",
+    "service authorized them to read it). `room:left` carries `Rc-Revoke` and takes "
+    "the sockets it names out of the room.",
 )
 """Messages to an explicit room (`room:send`)."""
 

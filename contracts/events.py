@@ -32,7 +32,7 @@ from contracts.client import (
 )
 from contracts.errors import ErrorBody, ErrorCode
 from contracts.history import ChatHistoryIn, ManageChatHistoryIn, StoredMessage
-from contracts.messages import ChatMessage, RoomMessage
+from contracts.messages import ChatMessage, RoomLeft, RoomMessage
 from contracts.presence import OFFLINE_EVENT, ONLINE_EVENT, OnlineUser, PresenceChange
 from contracts.recovery import RoomOutcome
 
@@ -301,6 +301,13 @@ SERVER_EVENTS: tuple[ServerEvent, ...] = (
         "A message to an explicit room, to every socket that joined it except the "
         "sending socket (which has the ack); one copy per socket.",
         RoomMessage,
+    ),
+    ServerEvent(
+        "room:left",
+        "The server took this socket out of an explicit room it had joined: its "
+        "membership ended (`removed`), or the room was archived or deleted. Nothing more "
+        "of the room reaches the socket.",
+        RoomLeft,
     ),
     ServerEvent(
         "chat:error",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import BaseModel, Field
 
 from contracts.errors import Reply
@@ -99,6 +101,25 @@ class RoomMessage(BaseModel):
     seq: int = Field(description="Position in `room`; grows within the room.")
 
     model_config = {"populate_by_name": True}
+
+
+class LeftReason(StrEnum):
+    """Why the server took a socket out of a room (`room:left`)."""
+
+    REMOVED = "removed"
+    ARCHIVED = "archived"
+    DELETED = "deleted"
+    REVOKED = "revoked"
+
+
+class RoomLeft(BaseModel):
+    """What a socket receives as `room:left` when the server takes it out of a room."""
+
+    room: str = Field(description="The room's canonical name.")
+    reason: LeftReason = Field(
+        description="`removed` (membership ended), `archived`, `deleted` or `revoked` "
+        "(a policy withdrew access)."
+    )
 
 
 class LoggedRoomMessage(BaseModel):

@@ -123,6 +123,9 @@ export interface HandshakeAuth {
 
 export type JsonValue = unknown;
 
+/** Why the server took a socket out of a room (`room:left`). */
+export type LeftReason = "removed" | "archived" | "deleted" | "revoked";
+
 /** `chat:history` on `/manage`: a super_admin names the tenant. */
 export interface ManageChatHistoryIn {
   /** The other user of a direct conversation. */
@@ -239,6 +242,14 @@ export interface RoomLeaveAck {
   ok: true;
   /** The room name as given. */
   room: string;
+}
+
+/** What a socket receives as `room:left` when the server takes it out of a room. */
+export interface RoomLeft {
+  /** The room's canonical name. */
+  room: string;
+  /** `removed` (membership ended), `archived`, `deleted` or `revoked` (a policy withdrew access). */
+  reason: LeftReason;
 }
 
 /** What sockets that joined an explicit room receive as `room:message`. */
@@ -392,6 +403,8 @@ export interface ServerToClientEvents {
   "chat:message": (payload: ChatMessage) => void;
   /** A message to an explicit room, to every socket that joined it except the sending socket (which has the ack); one copy per socket. */
   "room:message": (payload: RoomMessage) => void;
+  /** The server took this socket out of an explicit room it had joined: its membership ended (`removed`), or the room was archived or deleted. Nothing more of the room reaches the socket. */
+  "room:left": (payload: RoomLeft) => void;
   /** A refused `chat:send` or `room:send` (whatever the code), to the sending socket only, besides the error ack. */
   "chat:error": (payload: ChatError) => void;
   /** To a socket that connected with `auth.since`, after the replayed messages and before any live one. */

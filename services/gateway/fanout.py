@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,10 @@ class Fanout:
         self._held: dict[str, list[Held]] = {}
         self._closing: dict[str, asyncio.Task[None]] = {}
         self.transports = Transports()
+        self.owner_of: Callable[[str], tuple[str, str] | None] = lambda sid: None
+        """`(tenant, userId)` of a local socket, for revocations (set by the gateway)."""
+        self.on_revoked: Callable[[str, str], None] = lambda sid, subject: None
+        """Told when a revocation took socket `sid` out of `subject` (set by the gateway)."""
         self.received = 0
         self.delivered = 0
         self.dropped_slow = 0
@@ -106,7 +110,37 @@ class Fanout:
         except ValueError:
             log.warning("dropped a malformed delivery on %s", msg.subject)
             return
-        await self.deliver(msg.subject, item)
+        if item.revokes:
+            await self.revoke(msg.subject, item)
+        else:
+            await self.deliver(msg.subject, item)
+
+    async def revoke(self, subject: str, item: delivery.Delivery) -> int:
+        """Send a revoking delivery (`room:left`) to the local sockets it names in
+        `subject`'s room, then take them out of the room; returns how many left.
+
+        Deliveries on one subject arrive in order, so nothing published to the room
+        after the revocation reaches a socket it removed.
+        """
+        rooms = self._sio.manager.rooms
+        event_json = orjson.dumps(item.event).decode()
+        body = item.body.decode()
+        left = 0
+        for namespace in self._namespaces:
+            ns_rooms = rooms.get(namespace)
+            members = ns_rooms.get(subject) if ns_rooms else None
+            if not members:
+                continue
+            prefix = "2[" if namespace == "/" else f"2{namespace},["
+            pkt = eio_packet.Packet(eio_packet.MESSAGE, f"{prefix}{event_json},{body}]")
+            for sid, eio_sid in list(members.items()):
+                if not item.revoke_all and self.owner_of(sid) not in item.revoke_users:
+                    continue
+                await self._send(eio_sid, pkt)
+                await self.leave(sid, namespace, [subject])
+                self.on_revoked(sid, subject)
+                left += 1
+        return left
 
     async def deliver(self, subject: str, item: delivery.Delivery) -> int:
         """Emit one delivery to local sockets in `subject`'s room; returns the count."""

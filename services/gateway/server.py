@@ -62,6 +62,8 @@ class Gateway:
         )
         self.fanout = Fanout(self.sio, nc, NAMESPACES, settings.max_pending_packets)
         self.sio.transports = self.fanout.transports
+        self.fanout.owner_of = self._owner_of
+        self.fanout.on_revoked = self._revoked
         self.recovery = Recovery(nc, self.fanout, settings.request_timeout)
         self.sessions: dict[str, Session] = {}
         self._closing: set[asyncio.Task[None]] = set()
@@ -84,6 +86,19 @@ class Gateway:
             "closed_for_bad_frames": self.refusals.closed,
             "library_errors": self.refusals.library_errors,
         }
+
+    def _owner_of(self, sid: str) -> tuple[str, str] | None:
+        s = self.sessions.get(sid)
+        return (s.identity.tenant, s.identity.user_id) if s is not None else None
+
+    def _revoked(self, sid: str, subject: str) -> None:
+        """A revocation took `sid` out of `subject`: forget every name it joined it by."""
+        s = self.sessions.get(sid)
+        if s is None:
+            return
+        s.subjects.discard(subject)
+        for key in [k for k, v in s.joined.items() if v == subject]:
+            del s.joined[key]
 
     async def verify(self, token: str) -> VerifiedToken:
         """Verify a token; `AuthError` becomes a `ServiceError` with the same code."""

@@ -10,6 +10,7 @@ from roomcast.platform.service import Stop, run_service
 from roomcast.platform.settings import load_settings
 from roomcast.platform.streams import ensure_log_stream
 from services.rooms.adapters.log import MessageLog
+from services.rooms.adapters.revocations import NatsRevocations
 from services.rooms.adapters.rooms_sql import SqlRoomStore
 from services.rooms.adapters.sql import SqlDirectory
 from services.rooms.explicit import ExplicitRooms
@@ -37,7 +38,7 @@ async def serve(settings: RoomsSettings) -> None:
         service = RoomsService(
             SqlDirectory(engine), message_log, publish, epoch, settings.member_cache_size
         )
-        rooms = ExplicitRooms(SqlRoomStore(engine))
+        rooms = ExplicitRooms(SqlRoomStore(engine), NatsRevocations(nc))
         messages = RoomMessages(rooms, message_log, publish, epoch)
         explicit = ExplicitRoomHandlers(rooms, messages)
         handlers = RoomsHandlers(nc, service, settings.rooms_workers, explicit)

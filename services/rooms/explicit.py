@@ -8,6 +8,7 @@ from typing import Any
 
 from contracts import explicit_rooms as x
 from contracts.errors import ErrorCode, ServiceError
+from contracts.messages import LeftReason
 from services.rooms.domain.roles import (
     Action,
     Actor,
@@ -17,7 +18,7 @@ from services.rooms.domain.roles import (
     grant,
     membership_action,
 )
-from services.rooms.ports import NewRoom, RoomQuery, RoomStore
+from services.rooms.ports import NewRoom, Revocations, RoomQuery, RoomStore
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _MAX_ID = 2**63 - 1
@@ -46,8 +47,9 @@ def _not_found() -> ServiceError:
 class ExplicitRooms:
     """The explicit-room commands of the rooms service."""
 
-    def __init__(self, store: RoomStore) -> None:
+    def __init__(self, store: RoomStore, revocations: Revocations) -> None:
         self._store = store
+        self._revocations = revocations
 
     # lookups -----------------------------------------------------------------------
 
@@ -137,12 +139,19 @@ class ExplicitRooms:
             check(actor, Action.UPDATE, status, room.visibility)
         if cmd.status is not None:
             changes["status"] = cmd.status
-        return await self._store.update_room(cmd.tenant, room.id, changes, cmd.settings)
+        updated = await self._store.update_room(cmd.tenant, room.id, changes, cmd.settings)
+        if updated.status is x.RoomStatus.ARCHIVED and room.status is x.RoomStatus.ACTIVE:
+            await self._revocations.room_left(cmd.tenant, room.room, LeftReason.ARCHIVED, [])
+        return updated
 
     async def delete(self, cmd: x.DeleteRoom) -> x.RoomView:
         room, _ = await self._allowed(cmd, Action.ARCHIVE)
         status = x.RoomStatus.DELETED if cmd.permanent else x.RoomStatus.ARCHIVED
-        return await self._store.update_room(cmd.tenant, room.id, {"status": status}, None)
+        updated = await self._store.update_room(cmd.tenant, room.id, {"status": status}, None)
+        if status is not room.status:
+            reason = LeftReason.DELETED if cmd.permanent else LeftReason.ARCHIVED
+            await self._revocations.room_left(cmd.tenant, room.room, reason, [])
+        return updated
 
     # members -----------------------------------------------------------------------
 
@@ -175,6 +184,7 @@ class ExplicitRooms:
             raise ServiceError(ErrorCode.NOT_FOUND, "no such member")
         check(actor, membership_action(target), room.status, room.visibility)
         await self._store.remove_member(cmd.tenant, room.id, cmd.user_id)
+        await self._membership_ended(cmd.tenant, room, cmd.user_id)
 
     async def join(self, cmd: x.JoinRoom) -> x.MemberView:
         room, _ = await self._allowed(cmd, Action.JOIN)
@@ -191,6 +201,16 @@ class ExplicitRooms:
             raise _not_found()
         if not await self._store.remove_member(cmd.tenant, room.id, cmd.identity.user_id):
             raise ServiceError(ErrorCode.NOT_FOUND, "you are not a member of this room")
+        await self._membership_ended(cmd.tenant, room, cmd.identity.user_id)
+
+    async def _membership_ended(self, tenant: str, room: x.RoomView, user_id: str) -> None:
+        """A member left a private room: their sockets leave it on every gateway.
+
+        A public room stays readable by every user of the tenant, so its sockets stay.
+        """
+        if room.visibility is x.Visibility.PRIVATE:
+            users = [(tenant, user_id)]
+            await self._revocations.room_left(tenant, room.room, LeftReason.REMOVED, users)
 
     # entities ----------------------------------------------------------------------
 

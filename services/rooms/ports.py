@@ -21,7 +21,7 @@ from contracts.explicit_rooms import (
     Visibility,
 )
 from contracts.identity import Identity
-from contracts.messages import LoggedMessage, LoggedRoomMessage
+from contracts.messages import LeftReason, LoggedMessage, LoggedRoomMessage
 from contracts.tenants import TenantSettings
 
 Publish = Callable[[str, bytes, dict[str, str]], Awaitable[None]]
@@ -190,4 +190,20 @@ class RoomStore(Protocol):
 
     async def entity_rooms(self, tenant: str, entity_type: str, entity_id: str) -> list[RoomView]:
         """Rooms linked to an entity, primary first, then by id; never deleted ones."""
+        ...
+
+
+class Revocations(Protocol):
+    """Tells every gateway to take sockets out of an explicit room (`room:left`).
+
+    It returns once the NATS server has the revocation, so that any message routed
+    after the command that caused it returns is routed after it, and never reaches a
+    socket the revocation removes.
+    """
+
+    async def room_left(
+        self, tenant: str, room: str, reason: LeftReason, users: list[tuple[str, str]]
+    ) -> None:
+        """Take the sockets of `users` (`(tenant, userId)`), or every socket when the
+        list is empty, out of `room`, with `room:left {room, reason}`."""
         ...

@@ -318,3 +318,57 @@ async def test_an_entitys_primary_room_is_one_room_under_both_names(
     assert after["ok"] is True
     await asyncio.sleep(0.3)
     assert after["id"] not in [m["id"] for m in bob.received("room:message")], "left by slug"
+
+
+async def test_a_removed_member_leaves_the_room_on_every_gateway_and_gets_nothing_more(
+    stack: tuple[ServiceProcess, ServiceProcess], clients: list[Client], nc: NATS
+) -> None:
+    gw1, gw2 = stack
+    t = unique("revoke")
+    await make_room(nc, t, "crew", ["ann", "bob"])
+    ann = await connect(gw1.url, token("ann", t))
+    bob1 = await connect(gw1.url, token("bob", t))
+    bob2 = await connect(gw2.url, token("bob", t))
+    clients += [ann, bob1, bob2]
+    for c in (ann, bob1, bob2):
+        assert (await c.call("room:join", {"room": "room:crew"}))["ok"]
+    admin = Identity(tenant=t, user_id="admin", role="admin")
+    await call(nc, e.ROOM_MEMBER_REMOVE, admin, tenant=t, room="crew", user_id="bob")
+    # the call returned: every later message is routed after the revocation
+    ack = await ann.call("room:send", {"room": "room:crew", "body": "after bob"})
+    assert ack["ok"], ack
+    for tab in (bob1, bob2):
+        left = await tab.wait_for("room:left", lambda m: m["room"] == "room:crew")
+        assert left == {"room": "room:crew", "reason": "removed"}
+    await ann.call("room:send", {"room": "room:crew", "body": "still after bob"})
+    await asyncio.sleep(0.5)
+    for tab in (bob1, bob2):
+        assert tab.received("room:message") == [], tab.received("room:message")
+    assert ann.received("room:left") == []
+    refused(await bob1.call("room:join", {"room": "room:crew"}), "NOT_FOUND")
+
+
+async def test_archiving_or_deleting_a_room_takes_every_socket_out(
+    stack: tuple[ServiceProcess, ServiceProcess], clients: list[Client], nc: NATS
+) -> None:
+    gw1, gw2 = stack
+    t = unique("archive")
+    await make_room(nc, t, "old", ["ann", "bob"])
+    await make_room(nc, t, "gone", ["ann", "bob"])
+    ann = await connect(gw1.url, token("ann", t))
+    bob = await connect(gw2.url, token("bob", t))
+    clients += [ann, bob]
+    before = [stats(gw)["hosted_subjects"] for gw in (gw1, gw2)]
+    for c in (ann, bob):
+        for room in ("room:old", "room:gone"):
+            assert (await c.call("room:join", {"room": room}))["ok"]
+    assert [stats(gw)["hosted_subjects"] for gw in (gw1, gw2)] == [n + 2 for n in before]
+    admin = Identity(tenant=t, user_id="admin", role="admin")
+    await call(nc, e.ROOM_DELETE, admin, tenant=t, room="old")
+    await call(nc, e.ROOM_DELETE, admin, tenant=t, room="gone", permanent=True)
+    for c in (ann, bob):
+        old = await c.wait_for("room:left", lambda m: m["room"] == "room:old")
+        gone = await c.wait_for("room:left", lambda m: m["room"] == "room:gone")
+        assert (old["reason"], gone["reason"]) == ("archived", "deleted")
+    # the gateways no longer host the rooms' subjects
+    assert [stats(gw)["hosted_subjects"] for gw in (gw1, gw2)] == before

@@ -9,6 +9,7 @@ import pytest
 from contracts import explicit_rooms as x
 from contracts.errors import ErrorCode, ServiceError
 from contracts.identity import Identity
+from contracts.messages import LeftReason
 from services.rooms.explicit import ExplicitRooms
 from services.rooms.ports import NewRoom, RoomQuery
 
@@ -102,9 +103,48 @@ ANN = Identity(tenant="acme", user_id="ann", role="member")
 ROOT = Identity(tenant="ops", user_id="root", role="super_admin")
 
 
+class RecordedRevocations:
+    """Every `room:left` the use cases asked for."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, LeftReason, list[tuple[str, str]]]] = []
+
+    async def room_left(
+        self, tenant: str, room: str, reason: LeftReason, users: list[tuple[str, str]]
+    ) -> None:
+        self.sent.append((tenant, room, reason, users))
+
+
 def use_cases() -> tuple[ExplicitRooms, MemoryRooms]:
     store = MemoryRooms()
-    return ExplicitRooms(store), store
+    return ExplicitRooms(store, RecordedRevocations()), store
+
+
+async def test_ending_a_membership_or_the_room_revokes_live_sockets() -> None:
+    revoked = RecordedRevocations()
+    rooms = ExplicitRooms(MemoryRooms(), revoked)
+    for slug, visibility in (("secret", x.Visibility.PRIVATE), ("lobby", x.Visibility.PUBLIC)):
+        await rooms.create(
+            x.CreateRoom(identity=ADMIN, tenant="acme", name=slug, slug=slug, visibility=visibility)
+        )
+        await rooms.add_member(x.AddMember(identity=ADMIN, tenant="acme", room=slug, user_id="ann"))
+        await rooms.remove_member(
+            x.RemoveMember(identity=ADMIN, tenant="acme", room=slug, user_id="ann")
+        )
+    # a public room stays readable by the tenant: nobody is taken out of it
+    assert revoked.sent == [("acme", "room:secret", LeftReason.REMOVED, [("acme", "ann")])]
+    await rooms.add_member(x.AddMember(identity=ADMIN, tenant="acme", room="secret", user_id="ann"))
+    await rooms.leave(x.LeaveRoom(identity=ANN, tenant="acme", room="secret"))
+    assert revoked.sent[-1] == ("acme", "room:secret", LeftReason.REMOVED, [("acme", "ann")])
+    await rooms.delete(x.DeleteRoom(identity=ADMIN, tenant="acme", room="lobby"))
+    assert revoked.sent[-1] == ("acme", "room:lobby", LeftReason.ARCHIVED, [])
+    await rooms.delete(x.DeleteRoom(identity=ADMIN, tenant="acme", room="lobby", permanent=True))
+    assert revoked.sent[-1] == ("acme", "room:lobby", LeftReason.DELETED, [])
+    before = len(revoked.sent)
+    await rooms.update(
+        x.UpdateRoom(identity=ADMIN, tenant="acme", room="secret", status=x.RoomStatus.ARCHIVED)
+    )
+    assert revoked.sent[before:] == [("acme", "room:secret", LeftReason.ARCHIVED, [])]
 
 
 async def test_the_creator_is_the_rooms_admin_but_not_a_super_admin_elsewhere() -> None:

@@ -17,7 +17,7 @@ from contracts.rooms import Room
 from services.rooms.explicit import ExplicitRooms
 from services.rooms.ports import Appended
 from services.rooms.room_send import RoomMessages
-from tests.unit.test_explicit_rooms_service import MemoryRooms
+from tests.unit.test_explicit_rooms_service import MemoryRooms, RecordedRevocations
 
 T = "acme"
 ADMIN = Identity(tenant=T, user_id="boss", role="admin")
@@ -49,7 +49,7 @@ Published = list[tuple[str, dict[str, str], bytes]]
 async def setup(
     visibility: x.Visibility,
 ) -> tuple[RoomMessages, RoomLogFake, Published, ExplicitRooms]:
-    rooms = ExplicitRooms(MemoryRooms())
+    rooms = ExplicitRooms(MemoryRooms(), RecordedRevocations())
     await rooms.create(
         x.CreateRoom(identity=ADMIN, tenant=T, name="Crew", slug="crew", visibility=visibility)
     )
@@ -133,3 +133,16 @@ def test_room_send_refuses_unknown_fields_and_nul_bodies() -> None:
     assert (
         RoomSendIn.model_validate({"room": "room:x", "body": "b", "clientId": "k"}).client_id == "k"
     )
+
+
+def test_a_revoking_delivery_round_trips_and_refuses_a_malformed_header() -> None:
+    headers, body = delivery.encode("room:left", {"room": "room:x"}, revoke=[("t", "u,1")])
+    item = delivery.decode(headers, body)
+    assert item.revokes and not item.revoke_all
+    assert item.revoke_users == frozenset({("t", "u,1")})
+    everyone = delivery.decode(*delivery.encode("room:left", {}, revoke=[]))
+    assert everyone.revokes and everyone.revoke_all
+    assert not delivery.decode(*delivery.encode("room:message", {})).revokes
+    for bad in ("not json", '[["only-one"]]', '{"t": "u"}'):
+        with pytest.raises(ValueError, match="Rc-Revoke"):
+            delivery.decode({delivery.EVENT: "room:left", delivery.REVOKE: bad}, b"{}")
