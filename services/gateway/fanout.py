@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,17 +115,14 @@ class Fanout:
         else:
             await self.deliver(msg.subject, item)
 
-    async def revoke(self, subject: str, item: delivery.Delivery) -> int:
-        """Send a revoking delivery (`room:left`) to the local sockets it names in
-        `subject`'s room, then take them out of the room; returns how many left.
-
-        Deliveries on one subject arrive in order, so nothing published to the room
-        after the revocation reaches a socket it removed.
-        """
+    def _framed(
+        self, subject: str, item: delivery.Delivery
+    ) -> Iterator[tuple[str, dict[str, Any], dict[str, str], eio_packet.Packet]]:
+        """Per namespace with local sockets in `subject`'s room: the namespace, its
+        rooms, the room's members (sid → Engine.IO sid) and the delivery framed once."""
         rooms = self._sio.manager.rooms
         event_json = orjson.dumps(item.event).decode()
         body = item.body.decode()
-        left = 0
         for namespace in self._namespaces:
             ns_rooms = rooms.get(namespace)
             members = ns_rooms.get(subject) if ns_rooms else None
@@ -133,6 +130,17 @@ class Fanout:
                 continue
             prefix = "2[" if namespace == "/" else f"2{namespace},["
             pkt = eio_packet.Packet(eio_packet.MESSAGE, f"{prefix}{event_json},{body}]")
+            yield namespace, ns_rooms, members, pkt
+
+    async def revoke(self, subject: str, item: delivery.Delivery) -> int:
+        """Send a revoking delivery (`room:left`) to the local sockets it names in
+        `subject`'s room, then take them out of the room; returns how many left.
+
+        Deliveries on one subject arrive in order, so nothing published to the room
+        after the revocation reaches a socket it removed.
+        """
+        left = 0
+        for namespace, _, members, pkt in self._framed(subject, item):
             for sid, eio_sid in list(members.items()):
                 if not item.revoke_all and self.owner_of(sid) not in item.revoke_users:
                     continue
@@ -144,17 +152,8 @@ class Fanout:
 
     async def deliver(self, subject: str, item: delivery.Delivery) -> int:
         """Emit one delivery to local sockets in `subject`'s room; returns the count."""
-        rooms = self._sio.manager.rooms
-        event_json = orjson.dumps(item.event).decode()
-        body = item.body.decode()
         sent = 0
-        for namespace in self._namespaces:
-            ns_rooms = rooms.get(namespace)
-            members = ns_rooms.get(subject) if ns_rooms else None
-            if not members:
-                continue
-            prefix = "2[" if namespace == "/" else f"2{namespace},["
-            pkt = eio_packet.Packet(eio_packet.MESSAGE, f"{prefix}{event_json},{body}]")
+        for _, ns_rooms, members, pkt in self._framed(subject, item):
             skip_rooms = [ns_rooms[s] for s in item.skip_subjects if s in ns_rooms]
             for sid, eio_sid in list(members.items()):
                 if sid == item.skip_sid or any(sid in r for r in skip_rooms):

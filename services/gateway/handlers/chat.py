@@ -6,19 +6,17 @@ from typing import Any
 
 from contracts import endpoints
 from contracts.client import ChatSendIn, ManageChatSendIn
-from contracts.errors import ErrorCode, ServiceError
 from contracts.messages import ChatSend
 from roomcast.platform import bus
 from services.gateway.envelope import Ack, ok
-from services.gateway.handlers.context import Context
+from services.gateway.handlers.context import Context, check_body
 from services.gateway.sessions import Session, scoped
 
 
 async def chat_send(gw: Context, s: Session, data: Any) -> Ack:
     """`chat:send`: `{to, body, clientId?}` (`/manage`: with `tenant`) → `{ok, id, ts}`."""
     payload, tenant = scoped(s, data, ChatSendIn, ManageChatSendIn)
-    if len(payload.body.encode()) > gw.settings.max_body_bytes:
-        raise ServiceError(ErrorCode.TOO_LARGE, f"body is over {gw.settings.max_body_bytes} bytes")
+    check_body(gw, payload.body)
     command = ChatSend(
         sender=s.identity,
         tenant=tenant,

@@ -21,7 +21,7 @@ from contracts.messages import RoomSend
 from contracts.rooms import Room
 from roomcast.platform import bus
 from services.gateway.envelope import Ack, ok
-from services.gateway.handlers.context import Context
+from services.gateway.handlers.context import Context, check_body
 from services.gateway.sessions import Session, scoped
 
 
@@ -79,8 +79,7 @@ async def room_send(gw: Context, s: Session, data: Any) -> Ack:
     """`room:send`: `{room, body, clientId?}` (`/manage`: with `tenant`) → `{ok, id, ts, seq}`."""
     payload, tenant = scoped(s, data, RoomSendIn, ManageRoomSendIn)
     _explicit(payload.room)
-    if len(payload.body.encode()) > gw.settings.max_body_bytes:
-        raise ServiceError(ErrorCode.TOO_LARGE, f"body is over {gw.settings.max_body_bytes} bytes")
+    check_body(gw, payload.body)
     command = RoomSend(
         sender=s.identity,
         tenant=tenant,
