@@ -123,6 +123,7 @@ async def _request(url: str, endpoint: Endpoint[Req, Rep], payload: Req) -> Rep:
 
     from contracts.errors import ErrorCode, ServiceError
     from roomcast.platform import bus
+    from roomcast.platform.settings import nats_servers
 
     async def quiet(exc: Exception) -> None:
         """Connection errors are reported once, below, not logged per attempt."""
@@ -130,7 +131,7 @@ async def _request(url: str, endpoint: Endpoint[Req, Rep], payload: Req) -> Rep:
     try:
         nc = await asyncio.wait_for(
             nats.connect(
-                url,
+                servers=nats_servers(url),
                 connect_timeout=endpoint.timeout,
                 allow_reconnect=False,
                 max_reconnect_attempts=1,
