@@ -65,6 +65,14 @@ class CommonSettings(BaseSettings):
     instance_id: str = Field(
         default="", description="Name of this replica in logs and leases (default: host-pid)."
     )
+    stream_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description="Replicas of every JetStream stream roomcast creates: 1 on one NATS "
+        "server, 3 on a three-node cluster (an acked message then survives the loss of "
+        "a server). Changing it changes existing streams in place.",
+    )
     health_host: str = Field(
         default="127.0.0.1",
         description="Interface of the health and metrics listener (`/healthz`, `/readyz`, "

@@ -29,7 +29,9 @@ async def serve(settings: RoomsSettings) -> None:
 
     async def start(nc: NATS) -> Stop:
         js = nc.jetstream()
-        epoch = await ensure_log_stream(js, settings.log_max_age, settings.log_duplicate_window)
+        epoch = await ensure_log_stream(
+            js, settings.log_max_age, settings.log_duplicate_window, settings.stream_replicas
+        )
 
         async def publish(subject: str, body: bytes, headers: dict[str, str]) -> None:
             await nc.publish(subject, body, headers=headers)
