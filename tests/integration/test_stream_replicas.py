@@ -3,57 +3,24 @@ in place on an existing stream, and refused with a clear reason on one server.""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import nats
 import pytest
-from nats.js import JetStreamContext
 
 from contracts import subjects
-from roomcast.dev.embedded import EmbeddedNats, nats_cluster
+from roomcast.dev.embedded import EmbeddedNats
 from roomcast.platform.streams import StreamConfigError, ensure_dlq_stream, ensure_log_stream
+from tests.cluster_support import jetstream_ready, replicated, running_cluster
 
 DAY = 86400.0
 
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[list[EmbeddedNats]]:
-    nodes = nats_cluster(tmp_path / "cluster")
-    try:
-        for node in nodes:
-            node.start()
+    with running_cluster(tmp_path / "cluster") as nodes:
         yield nodes
-    finally:
-        for node in nodes:
-            node.stop()
-
-
-async def jetstream_ready(js: JetStreamContext, timeout: float = 30.0) -> None:
-    """Wait until the cluster has elected its JetStream meta leader."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            await js.account_info()
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
-
-
-async def replicated(js: JetStreamContext, stream: str, peers: int) -> None:
-    """Wait until `stream` has a leader and `peers` current followers."""
-    deadline = time.monotonic() + 30
-    while True:
-        cluster = (await js.stream_info(stream)).cluster
-        current = [p for p in (cluster.replicas or []) if p.current] if cluster else []
-        if cluster is not None and cluster.leader and len(current) == peers:
-            return
-        assert time.monotonic() < deadline, f"{stream} not replicated: {cluster}"
-        await asyncio.sleep(0.2)
 
 
 async def test_three_replicas_on_a_cluster_and_changed_in_place(
