@@ -307,3 +307,40 @@ async def test_the_cli_publishes_and_says_why_it_refuses(
     gone = ("deleted", *who)
     done = await asyncio.to_thread(roomcast, *gone, nats_url=bare.url, tmp_path=tmp_path)
     assert done.returncode == 1 and "no JetStream stream ROOMCAST_ENTITIES" in done.stderr
+
+
+async def test_the_same_entity_in_two_tenants_is_two_rooms(nc: NATS) -> None:
+    a, b = Entity(nc), Entity(nc)
+    b.id = a.id
+    await a.publish("created", name="A", createdBy="ann")
+    await b.publish("created", name="B", createdBy="bob")
+    await b.publish("deleted")
+    await b.settled()
+    room_a, room_b = await a.room(), await b.room()
+    assert room_a is not None and room_b is not None and room_a.id != room_b.id
+    assert (room_a.name, room_a.status, room_b.name) == ("A", "active", "B")
+    assert await a.members() == {"ann": "admin"} and await b.members() == {"bob": "admin"}
+
+
+async def test_a_primary_room_linked_by_hand_is_adopted(nc: NATS) -> None:
+    ent = Entity(nc)
+    create = x.CreateRoom(identity=ent.admin, tenant=ent.tenant, name="Hand made", slug="hand")
+    made = (await bus.request(nc, e.ROOM_CREATE, create)).checked().room
+    assert made is not None
+    link = x.LinkEntity(
+        identity=ent.admin,
+        tenant=ent.tenant,
+        room="hand",
+        entity_type=ent.type,
+        entity_id=ent.id,
+        is_primary=True,
+    )
+    (await bus.request(nc, e.ROOM_LINK, link)).checked()
+    await ent.publish("member_added", userId="ann", occurredAt=1)
+    await ent.settled()
+    assert await ent.members() == {"root": "admin", "ann": "member"}
+    await ent.publish("created", name="Adopted", createdBy="boss", occurredAt=2)
+    await ent.settled()
+    room = await ent.room()
+    assert room is not None and (room.id, room.name, room.slug) == (made.id, "Adopted", "hand")
+    assert await ent.members() == {"root": "admin", "ann": "member", "boss": "admin"}
