@@ -55,12 +55,18 @@ class EntityLifecycle:
         decision, room = await self._store.apply(event, touched_users(event), rule)
         if room is None:
             return decision
-        if decision.revoke_all:
-            await self._revocations.room_left(event.tenant, room.room, LeftReason.ARCHIVED, [])
         users = [(event.tenant, user) for user in decision.revoke_users]
-        # a public room stays readable by the tenant: its sockets stay (as for `leave`)
-        if users and room.visibility is Visibility.PRIVATE:
-            await self._revocations.room_left(event.tenant, room.room, LeftReason.REMOVED, users)
+        try:
+            if decision.revoke_all:
+                await self._revocations.room_left(event.tenant, room.room, LeftReason.ARCHIVED, [])
+            # a public room stays readable by the tenant: its sockets stay (as for `leave`)
+            if users and room.visibility is Visibility.PRIVATE:
+                await self._revocations.room_left(
+                    event.tenant, room.room, LeftReason.REMOVED, users
+                )
+        except Exception as exc:
+            # retried until it goes out: the redelivery sends it again (the rule says so)
+            raise ServiceError(ErrorCode.UNAVAILABLE, f"room:left not sent ({exc!r})") from exc
         return decision
 
 

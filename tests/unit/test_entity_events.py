@@ -173,3 +173,16 @@ async def test_a_public_room_keeps_removed_members_sockets_and_no_room_no_revoca
     await events.handle(FakeDelivery({"event": "created", "name": "Party"}))
     await events.handle(FakeDelivery({"event": "member_removed", "userId": "bob"}))
     assert revocations.sent == []
+
+
+async def test_a_room_left_that_cannot_be_sent_is_retried_not_dead_lettered() -> None:
+    events, _, revocations, dead = build()
+
+    async def broken(*args: Any) -> None:
+        raise ConnectionError("nats is gone")
+
+    await events.handle(FakeDelivery({"event": "created", "name": "Party", "occurredAt": 1}))
+    revocations.room_left = broken  # type: ignore[method-assign]
+    delivery = FakeDelivery({"event": "deleted", "occurredAt": 2}, deliveries=9)
+    await events.handle(delivery)
+    assert delivery.settled == [("nak", 30.0)] and dead.letters == []

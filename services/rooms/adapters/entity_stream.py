@@ -168,7 +168,10 @@ class EntityConsumer:
                         with contextlib.suppress(Exception):
                             await msg.nak()
                         continue
-                    await handler(JetStreamDelivery(msg))
+                    try:
+                        await handler(JetStreamDelivery(msg))
+                    except Exception:  # e.g. the ack was lost: redelivered after ack_wait
+                        log.exception("settling entity event %s failed", msg.reply)
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
