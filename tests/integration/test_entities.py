@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -26,15 +27,19 @@ from contracts import explicit_rooms as x
 from contracts.identity import Identity
 from roomcast.platform import bus
 from roomcast.sdk.entities import EntityEventRefused, publish_entity_event
+from services.rooms.adapters.entities_sql import entity_slug
 from tests.clients import Client, connect, token, unique
 from tests.servers import ServiceProcess
 from tests.stack import Stack
+
+FAST_RETRIES = {"ROOMCAST_ENTITY_MAX_DELIVERIES": "3", "ROOMCAST_ENTITY_RETRY_MAX": "0.3"}
+"""A failing event is given up after 3 deliveries, at most 0.3 s apart."""
 
 
 @pytest.fixture(scope="module")
 def stack(stack_factory: Stack) -> Iterator[tuple[ServiceProcess, ServiceProcess]]:
     """The rooms service and one gateway, each in its own process."""
-    rooms = stack_factory.start("rooms")
+    rooms = stack_factory.start("rooms", env=FAST_RETRIES)
     gateway = stack_factory.start("gateway")
     yield rooms, gateway
 
@@ -220,16 +225,49 @@ async def test_a_poison_event_is_dead_lettered_and_the_next_one_applied(nc: NATS
     await ent.publish("created", name="Healthy", occurredAt=5)
     room = await eventually(ent.room)
     assert room.name == "Healthy"
-    dlq = await js.pull_subscribe(
-        subjects.dead_letter(e.ENTITY_CONSUMER), stream=subjects.DLQ_STREAM
-    )
-    reasons: dict[str, str] = {}
-    for msg in await dlq.fetch(100, timeout=5):
-        headers = msg.headers or {}
-        reasons[headers[deadletter.SOURCE_SUBJECT]] = headers[deadletter.REASON]
-        await msg.ack()
+    reasons = {source: found[0] for source, found in (await dead_letters(nc)).items()}
     assert reasons[subject].startswith("not an entity event"), reasons
     assert reasons[other].startswith("published on "), reasons
+
+
+async def dead_letters(nc: NATS) -> dict[str, list[str]]:
+    """Reasons of the entity consumer's dead letters so far, by source subject."""
+    js = nc.jetstream()
+    sub = await js.subscribe(
+        subjects.dead_letter(e.ENTITY_CONSUMER),
+        stream=subjects.DLQ_STREAM,
+        ordered_consumer=True,
+    )
+    found: dict[str, list[str]] = {}
+    try:
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=0.5)
+            except TimeoutError:
+                return found
+            headers = msg.headers or {}
+            found.setdefault(headers[deadletter.SOURCE_SUBJECT], []).append(
+                headers[deadletter.REASON]
+            )
+    finally:
+        await sub.unsubscribe()
+
+
+async def test_an_event_that_keeps_failing_is_retried_then_dead_lettered(nc: NATS) -> None:
+    ent = Entity(nc)
+    for hashed in (False, True):  # take both slugs the entity's room could have
+        slug = entity_slug(ent.type, ent.id, hashed=hashed)
+        create = x.CreateRoom(identity=ent.admin, tenant=ent.tenant, name=slug, slug=slug)
+        (await bus.request(nc, e.ROOM_CREATE, create)).checked()
+    await ent.publish("created", name="Nowhere", occurredAt=1)
+    subject = subjects.entity_event(ent.tenant, ent.type, ent.id)
+
+    async def given_up() -> list[str]:
+        return (await dead_letters(nc)).get(subject, [])
+
+    [reason] = await eventually(given_up)
+    assert reason.startswith("failed 3 times: INVALID: no free slug"), reason
+    assert await ent.room() is None
 
 
 async def test_invalid_events_are_refused_before_they_are_published(nc: NATS) -> None:
@@ -344,3 +382,29 @@ async def test_a_primary_room_linked_by_hand_is_adopted(nc: NATS) -> None:
     room = await ent.room()
     assert room is not None and (room.id, room.name, room.slug) == (made.id, "Adopted", "hand")
     assert await ent.members() == {"root": "admin", "ann": "member", "boss": "admin"}
+
+
+async def test_two_replicas_applying_shuffled_events_agree_with_the_newest(
+    stack_factory: Stack, nc: NATS
+) -> None:
+    second = stack_factory.start("rooms", env=FAST_RETRIES, instance="rooms-2")
+    try:
+        ent = Entity(nc)
+        rnd = random.Random(7)
+        events: list[tuple[str, dict[str, Any]]] = [("created", {"name": "Busy", "occurredAt": 1})]
+        newest: dict[str, tuple[int, str]] = {}
+        for at in range(2, 82):
+            user = f"u{rnd.randrange(8)}"
+            kind = rnd.choice(["member_added", "member_removed"])
+            events.append((kind, {"userId": user, "occurredAt": at}))
+            newest[user] = (at, kind)
+        rnd.shuffle(events)
+        await asyncio.gather(*(ent.publish(kind, **fields) for kind, fields in events))
+        expected = {u: "member" for u, (_, kind) in newest.items() if kind == "member_added"}
+
+        async def converged() -> bool:
+            return await ent.room() is not None and await ent.members() == expected
+
+        await eventually(converged, timeout=30)
+    finally:
+        second.stop()

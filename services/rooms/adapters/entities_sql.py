@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.entities import AnyEntityEvent
@@ -65,6 +65,8 @@ entity_members = sa.Table(
 )
 
 _ERRORS = (OperationalError, DBAPIError, OSError)
+_REFUSED = (IntegrityError, DataError)
+"""Errors of the event's own writes (a constraint, a value), not of the database's health."""
 _ROOM_STATUS = {EntityStatus.ACTIVE: RoomStatus.ACTIVE, EntityStatus.DELETED: RoomStatus.ARCHIVED}
 
 
@@ -90,6 +92,10 @@ class SqlEntityStore:
         try:
             async with self._engine.begin() as conn:
                 return await self._apply(conn, event, users, decide)
+        except _REFUSED as exc:
+            # the database refuses this event's writes: not an outage, so it is retried a
+            # few times and then dead-lettered instead of blocking for ever
+            raise ServiceError(ErrorCode.INTERNAL, f"the room store refused: {exc.orig}") from exc
         except _ERRORS as exc:
             raise ServiceError(
                 ErrorCode.UNAVAILABLE, f"the room store is unavailable ({type(exc).__name__})"
