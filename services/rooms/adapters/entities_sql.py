@@ -183,8 +183,7 @@ class SqlEntityStore:
             members = {r.user_id: _member(r) for r in rows}
         else:
             members = decision.members
-        for user, member in members.items():
-            await _put_member(conn, tenant, room_id, user, member)
+        await _put_members(conn, tenant, room_id, members)
         return (await load_views(conn, tenant, rooms.c.id == room_id))[0]
 
 
@@ -211,27 +210,38 @@ async def _create_room(conn: AsyncConnection, key: dict[str, str], state: Entity
     return int(room_id)
 
 
-async def _put_member(
-    conn: AsyncConnection, tenant: str, room_id: int, user: str, member: MemberState
+async def _put_members(
+    conn: AsyncConnection, tenant: str, room_id: int, members: dict[str, MemberState]
 ) -> None:
-    if not member.present:
+    """Write memberships into the room: present ones upserted with their role, absent
+    ones deleted (one statement each, however many members a full sync writes)."""
+    absent = [user for user, m in members.items() if not m.present]
+    present = [
+        {
+            "tenant_id": tenant,
+            "room_id": room_id,
+            "user_id": user,
+            "role": (m.role or MemberRole.MEMBER).value,
+        }
+        for user, m in members.items()
+        if m.present
+    ]
+    if absent:
         await conn.execute(
             sa.delete(room_members).where(
                 room_members.c.tenant_id == tenant,
                 room_members.c.room_id == room_id,
-                room_members.c.user_id == user,
+                room_members.c.user_id.in_(absent),
             )
         )
-        return
-    role = (member.role or MemberRole.MEMBER).value
-    insert = postgresql.insert(room_members).values(
-        tenant_id=tenant, room_id=room_id, user_id=user, role=role
-    )
-    await conn.execute(
-        insert.on_conflict_do_update(
-            index_elements=[room_members.c.room_id, room_members.c.user_id], set_={"role": role}
+    if present:
+        insert = postgresql.insert(room_members).values(present)
+        await conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=[room_members.c.room_id, room_members.c.user_id],
+                set_={"role": insert.excluded.role},
+            )
         )
-    )
 
 
 def _state(row: Any) -> EntityState:
