@@ -32,6 +32,22 @@ async def _apply(js: JetStreamContext, config: StreamConfig, *, create: bool) ->
         ) from exc
 
 
+async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> StreamInfo:
+    """Create the stream, or update it when its retention, dedup window or replicas differ.
+
+    Raises:
+        StreamConfigError: the server refused the configuration.
+    """
+    try:
+        info = await js.stream_info(config.name or "")
+    except NotFoundError:
+        return await _apply(js, config, create=True)
+    have = (info.config.max_age, info.config.duplicate_window, info.config.num_replicas)
+    if have != (config.max_age, config.duplicate_window, config.num_replicas):
+        return await _apply(js, config, create=False)
+    return info
+
+
 def log_stream_config(
     max_age_s: float, duplicate_window_s: float, replicas: int = 1
 ) -> StreamConfig:
@@ -57,15 +73,7 @@ async def ensure_log_stream(
     Raises:
         StreamConfigError: the server refused the configuration.
     """
-    config = log_stream_config(max_age_s, duplicate_window_s, replicas)
-    try:
-        info = await js.stream_info(subjects.LOG_STREAM)
-    except NotFoundError:
-        info = await _apply(js, config, create=True)
-    else:
-        have = (info.config.max_age, info.config.duplicate_window, info.config.num_replicas)
-        if have != (max_age_s, duplicate_window_s, replicas):
-            info = await _apply(js, config, create=False)
+    info = await ensure_stream(js, log_stream_config(max_age_s, duplicate_window_s, replicas))
     return stream_epoch(info)
 
 
@@ -115,11 +123,35 @@ async def ensure_dlq_stream(js: JetStreamContext, max_age_s: float, replicas: in
     Raises:
         StreamConfigError: the server refused the configuration.
     """
-    config = dlq_stream_config(max_age_s, replicas)
+    await ensure_stream(js, dlq_stream_config(max_age_s, replicas))
+
+
+def entity_stream_config(max_age_s: float, replicas: int = 1) -> StreamConfig:
+    """The entity event stream: file storage, kept `max_age_s` whether applied or not."""
+    return StreamConfig(
+        name=subjects.ENTITY_STREAM,
+        subjects=[subjects.entity_all()],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        max_age=max_age_s,
+        duplicate_window=120,
+        num_replicas=replicas,
+    )
+
+
+async def ensure_entity_stream(js: JetStreamContext, max_age_s: float, replicas: int = 1) -> None:
+    """Create the entity stream, or update its retention and replicas.
+
+    Raises:
+        StreamConfigError: the server refused the configuration.
+    """
+    await ensure_stream(js, entity_stream_config(max_age_s, replicas))
+
+
+async def open_dlq_stream(js: JetStreamContext, max_age_s: float, replicas: int = 1) -> None:
+    """Create the dead-letter stream if it does not exist (persistence owns its limits)."""
     try:
-        info = await js.stream_info(subjects.DLQ_STREAM)
+        await js.stream_info(subjects.DLQ_STREAM)
     except NotFoundError:
-        await _apply(js, config, create=True)
-        return
-    if (info.config.max_age, info.config.num_replicas) != (max_age_s, replicas):
-        await _apply(js, config, create=False)
+        await ensure_dlq_stream(js, max_age_s, replicas)

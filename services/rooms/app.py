@@ -14,14 +14,9 @@ from contracts.endpoints import ENTITY_CONSUMER
 from roomcast.platform.runtime import run, setup_logging
 from roomcast.platform.service import Stop, run_service
 from roomcast.platform.settings import load_settings
-from roomcast.platform.streams import ensure_log_stream
+from roomcast.platform.streams import ensure_entity_stream, ensure_log_stream, open_dlq_stream
 from services.rooms.adapters.entities_sql import SqlEntityStore
-from services.rooms.adapters.entity_stream import (
-    EntityConsumer,
-    JetStreamDeadLetters,
-    ensure_entity_stream,
-    open_dlq_stream,
-)
+from services.rooms.adapters.entity_stream import EntityConsumer, JetStreamDeadLetters
 from services.rooms.adapters.log import MessageLog
 from services.rooms.adapters.revocations import NatsRevocations
 from services.rooms.adapters.rooms_sql import SqlRoomStore
@@ -63,8 +58,8 @@ async def serve(settings: RoomsSettings) -> None:
         handlers = RoomsHandlers(nc, service, settings.rooms_workers, explicit)
         await handlers.start()
 
-        await ensure_entity_stream(js, settings.entity_max_age)
-        await open_dlq_stream(js, settings.dlq_max_age)
+        await ensure_entity_stream(js, settings.entity_max_age, settings.stream_replicas)
+        await open_dlq_stream(js, settings.dlq_max_age, settings.stream_replicas)
         consumer = EntityConsumer(js, ENTITY_CONSUMER, settings.entity_ack_wait)
         await consumer.ensure()
         entity_events = EntityEvents(

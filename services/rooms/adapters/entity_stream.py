@@ -23,53 +23,14 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
-    DiscardPolicy,
-    RetentionPolicy,
-    StorageType,
-    StreamConfig,
 )
-from nats.js.errors import NotFoundError
 
 from contracts import deadletter, subjects
-from roomcast.platform.streams import ensure_dlq_stream
 from services.rooms.ports import Delivery
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Delivery], Awaitable[None]]
-
-
-def entity_stream_config(max_age_s: float) -> StreamConfig:
-    """The entity stream: file storage, kept `max_age_s` whether applied or not."""
-    return StreamConfig(
-        name=subjects.ENTITY_STREAM,
-        subjects=[subjects.entity_all()],
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.FILE,
-        discard=DiscardPolicy.OLD,
-        max_age=max_age_s,
-        duplicate_window=120,
-    )
-
-
-async def ensure_entity_stream(js: JetStreamContext, max_age_s: float) -> None:
-    """Create the entity stream, or update its retention."""
-    config = entity_stream_config(max_age_s)
-    try:
-        info = await js.stream_info(subjects.ENTITY_STREAM)
-    except NotFoundError:
-        await js.add_stream(config)
-        return
-    if info.config.max_age != max_age_s:
-        await js.update_stream(config)
-
-
-async def open_dlq_stream(js: JetStreamContext, max_age_s: float) -> None:
-    """Create the dead-letter stream if it does not exist (persistence owns its limits)."""
-    try:
-        await js.stream_info(subjects.DLQ_STREAM)
-    except NotFoundError:
-        await ensure_dlq_stream(js, max_age_s)
 
 
 class JetStreamDelivery:
