@@ -130,7 +130,7 @@ class RoomStore(Protocol):
         """Store a room, its settings and, if given, `admin` as its admin member.
 
         Raises:
-            ServiceError: `INVALID` ("slug already taken") for a duplicate slug.
+            ServiceError: `CONFLICT` ("slug already taken") for a duplicate slug.
         """
         ...
 
@@ -180,7 +180,7 @@ class RoomStore(Protocol):
         """Link a room to an entity (idempotent for the same pair).
 
         Raises:
-            ServiceError: `INVALID` when the entity already has another primary room.
+            ServiceError: `CONFLICT` when the entity already has another primary room.
         """
         ...
 
