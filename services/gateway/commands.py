@@ -23,6 +23,7 @@ from services.gateway.settings import GatewaySettings
 
 Req = TypeVar("Req", bound=BaseModel)
 Rep = TypeVar("Rep", bound=Reply)
+T = TypeVar("T")
 
 
 class Asker(Protocol):
@@ -109,3 +110,14 @@ async def read_history(
         limit=limit,
     )
     return (await ask(gw, endpoints.HISTORY, query)).messages
+
+
+def present(value: T | None, what: str) -> T:
+    """A field a successful reply must carry.
+
+    Raises:
+        ServiceError: `INTERNAL` when the service answered `ok` without it.
+    """
+    if value is None:
+        raise ServiceError(ErrorCode.INTERNAL, f"the service answered without {what}")
+    return value
