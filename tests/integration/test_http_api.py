@@ -7,13 +7,14 @@ decides, PostgreSQL stores. Each test uses fresh tenants.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.clients import unique
+from tests.clients import Client, connect, token, unique
 from tests.http_support import Api, tenant_admin
-from tests.persistence_support import Gateways, gateway_stack
+from tests.persistence_support import Gateways, eventually, gateway_stack
 
 ROOM_CHANGES_BURST = 6
 MEMBER_CHANGES_BURST = 12
@@ -45,6 +46,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterat
         "ROOMCAST_MEMBER_CHANGES_BURST": str(MEMBER_CHANGES_BURST),
         "ROOMCAST_MEMBER_CHANGES_PER_MINUTE": "1",
         "ROOMCAST_CORS_ORIGINS": ORIGIN,
+        "ROOMCAST_HTTP_RATE_LIMIT_BURST": "1000",
     }
     with gateway_stack(tmp_path_factory.mktemp("http"), database_url, env=env) as gateways:
         yield gateways
@@ -199,3 +201,282 @@ async def test_the_role_table_through_http(http: httpx.AsyncClient, stack: Gatew
     assert gone["status"] == "deleted"
     await admin.refused(404, "NOT_FOUND", "GET", "/api/chat-rooms/staff")
     no_tracebacks(stack)
+
+
+async def test_tenants_never_see_each_others_rooms_and_a_slug_is_per_tenant(
+    http: httpx.AsyncClient, stack: Gateways
+) -> None:
+    a, b = tenant_admin(http, "ta"), tenant_admin(http, "tb")
+    ra = await a.room("same", "public")
+    rb = await b.room("same", "public")
+    assert ra["id"] != rb["id"] and (ra["tenant"], rb["tenant"]) == (a.tenant, b.tenant)
+    await a.refused(409, "CONFLICT", "POST", "/api/chat-rooms", {"name": "Again", "slug": "same"})
+    await a.ok("POST", "/api/chat/rooms/same/messages", {"body": "tenant a only"})
+    stranger = b.as_("bo")
+    assert (await stranger.ok("GET", "/api/chat/rooms/same"))["id"] == rb["id"]
+    for method, path, body in (
+        ("GET", f"/api/chat/rooms/{ra['id']}", None),
+        ("GET", f"/api/chat-rooms/{ra['id']}", None),
+        ("GET", f"/api/chat-rooms/{ra['id']}/members", None),
+        ("POST", f"/api/chat/rooms/{ra['id']}/join", None),
+        ("GET", f"/api/chat/rooms/{ra['id']}/messages", None),
+        ("POST", f"/api/chat/rooms/{ra['id']}/messages", {"body": "cross"}),
+        ("PUT", f"/api/chat-rooms/{ra['id']}", {"name": "Mine now"}),
+        ("DELETE", f"/api/chat-rooms/{ra['id']}", None),
+    ):
+        await b.refused(404, "NOT_FOUND", method, path, body)
+    for who in (b, stranger):
+        listed = await who.ok("GET", "/api/chat/rooms")
+        assert [r["id"] for r in listed["items"]] == [rb["id"]]
+        listed = await who.ok("GET", "/api/chat-rooms", params={"q": "same"})
+        assert [r["id"] for r in listed["items"]] == [rb["id"]]
+    await stranger.refused(403, "FORBIDDEN", "GET", "/api/chat/rooms", params={"tenant": a.tenant})
+    assert (await a.ok("GET", "/api/chat-rooms/same"))["name"] == "Same"
+    assert (await b.ok("GET", f"/api/chat/rooms/{rb['id']}/messages"))["items"] == []
+    no_tracebacks(stack)
+
+
+async def test_lists_page_with_cursor_and_limit(http: httpx.AsyncClient) -> None:
+    admin = tenant_admin(http)
+    made = [(await admin.room(f"r{i}", "public"))["id"] for i in range(5)]
+    seen: list[int] = []
+    params: dict[str, Any] = {"limit": 2}
+    pages = 0
+    while True:
+        page = await admin.ok("GET", "/api/chat-rooms", params=params)
+        pages += 1
+        seen += [r["id"] for r in page["items"]]
+        if page["next"] is None:
+            break
+        params["cursor"] = page["next"]
+    assert seen == made and pages == 3
+    ann = admin.as_("ann")
+    mine = await ann.ok("GET", "/api/chat/rooms", params={"limit": 3})
+    assert [r["id"] for r in mine["items"]] == made[:3] and mine["next"] is not None
+    assert (await ann.ok("GET", "/api/chat/rooms", params={"joined": "true"}))["items"] == []
+
+    for user in ("u1", "u2", "u3", "u4"):
+        await admin.add("r0", user)
+    first = await admin.ok("GET", "/api/chat-rooms/r0/members", params={"limit": 3})
+    rest = await admin.ok(
+        "GET", "/api/chat-rooms/r0/members", params={"limit": 3, "cursor": first["next"]}
+    )
+    users = [m["userId"] for m in first["items"] + rest["items"]]
+    assert users == ["admin", "u1", "u2", "u3", "u4"] and rest["next"] is None
+
+    for bad in ({"limit": 0}, {"limit": 201}, {"limit": "x"}, {"cursor": "not-a-cursor"}):
+        await admin.refused(400, "INVALID", "GET", "/api/chat-rooms", params=bad)
+    await admin.refused(400, "INVALID", "GET", "/api/chat-rooms", params={"status": "gone"})
+
+
+async def test_invalid_json_on_every_endpoint_is_400_and_stores_nothing(
+    http: httpx.AsyncClient, stack: Gateways
+) -> None:
+    admin = tenant_admin(http)
+    room = await admin.room("keep")
+    bad_bodies: list[bytes] = [b"{", b"[]", b'"text"', b"", b"null", b"\xff\xfe", b'{"a":1}']
+    targets = {
+        ("POST", "/api/chat-rooms"),
+        ("PUT", "/api/chat-rooms/keep"),
+        ("POST", "/api/chat-rooms/entity"),
+        ("POST", "/api/chat-rooms/keep/members"),
+        ("PUT", "/api/chat-rooms/keep/members/admin"),
+        ("POST", "/api/chat/rooms/keep/messages"),
+    }
+    for method, path in sorted(targets):
+        for body in bad_bodies:
+            if body == b"" and method == "PUT" and path == "/api/chat-rooms/keep":
+                continue  # tested below: an empty object is a valid update
+            answer = await admin.call(method, path, content=body)
+            assert (answer.status, answer.code) == (400, "INVALID"), (method, path, body, answer)
+    wrong_types = [
+        ("POST", "/api/chat-rooms", {"name": 5}),
+        ("POST", "/api/chat-rooms", {"name": "x", "slug": "Not A Slug"}),
+        ("POST", "/api/chat-rooms", {"name": "x", "visibility": "secret"}),
+        ("POST", "/api/chat-rooms", {"name": "x", "settings": []}),
+        ("PUT", "/api/chat-rooms/keep", {"status": "deleted"}),
+        ("PUT", "/api/chat-rooms/keep", {"name": ""}),
+        ("POST", "/api/chat-rooms/entity", {"roomId": room["id"], "entityType": "user"}),
+        ("POST", "/api/chat-rooms/keep/members", {"userId": "x", "role": "owner"}),
+        ("PUT", "/api/chat-rooms/keep/members/admin", {"role": None}),
+        ("POST", "/api/chat/rooms/keep/messages", {"body": ""}),
+        ("POST", "/api/chat/rooms/keep/messages", {"body": 7}),
+        ("POST", "/api/chat/rooms/keep/messages", {"body": "x", "clientId": ""}),
+        ("POST", "/api/chat/rooms/keep/messages", {"body": "x", "room": "room:keep"}),
+    ]
+    for method, path, body in wrong_types:
+        await admin.refused(400, "INVALID", method, path, body)
+    for path in ("/api/chat-rooms/entity/abc", "/api/chat-rooms/entity/0"):
+        await admin.refused(400, "INVALID", "DELETE", path)
+    await admin.refused(400, "INVALID", "GET", "/api/chat-rooms/has%20space")
+
+    listed = await admin.ok("GET", "/api/chat-rooms")
+    assert [r["id"] for r in listed["items"]] == [room["id"]]
+    assert (await admin.ok("GET", "/api/chat-rooms/keep")) == room
+    members = await admin.ok("GET", "/api/chat-rooms/keep/members")
+    assert [m["userId"] for m in members["items"]] == ["admin"]
+    assert (await admin.ok("GET", "/api/chat/rooms/keep/messages"))["items"] == []
+    no_tracebacks(stack)
+
+
+async def test_unknown_rooms_links_and_paths(http: httpx.AsyncClient) -> None:
+    admin = tenant_admin(http)
+    for method, path, body in (
+        ("GET", "/api/chat-rooms/nope", None),
+        ("GET", "/api/chat-rooms/999999999", None),
+        ("GET", "/api/chat-rooms/99999999999999999999999", None),
+        ("PUT", "/api/chat-rooms/nope", {"name": "x"}),
+        ("DELETE", "/api/chat-rooms/nope", None),
+        ("GET", "/api/chat-rooms/nope/members", None),
+        ("POST", "/api/chat-rooms/nope/members", {"userId": "x"}),
+        ("PUT", "/api/chat-rooms/nope/members/x", {"role": "member"}),
+        ("DELETE", "/api/chat-rooms/nope/members/x", None),
+        ("POST", "/api/chat-rooms/entity", {"roomId": "nope", "entityType": "e", "entityId": "1"}),
+        ("DELETE", "/api/chat-rooms/entity/123456789", None),
+        ("GET", "/api/chat/rooms/nope", None),
+        ("POST", "/api/chat/rooms/nope/join", None),
+        ("DELETE", "/api/chat/rooms/nope/leave", None),
+        ("GET", "/api/chat/rooms/nope/messages", None),
+        ("POST", "/api/chat/rooms/nope/messages", {"body": "x"}),
+        ("GET", "/api/chat/event/nope/room", None),
+        ("GET", "/api/chat/group/nope/room", None),
+        ("GET", "/api/no/such/path", None),
+    ):
+        await admin.refused(404, "NOT_FOUND", method, path, body)
+    assert (await admin.ok("GET", "/api/chat-rooms/entity/event/nope")) == {
+        "items": [],
+        "next": None,
+    }
+
+
+async def test_room_changes_and_member_changes_are_rate_limited_per_user(
+    http: httpx.AsyncClient,
+) -> None:
+    admin = tenant_admin(http)
+    for i in range(ROOM_CHANGES_BURST):
+        await admin.room(f"burst{i}")
+    answer = await admin.refused(
+        429, "RATE_LIMITED", "POST", "/api/chat-rooms", {"name": "One more"}
+    )
+    assert int(answer.headers["retry-after"]) >= 1
+    await admin.refused(429, "RATE_LIMITED", "DELETE", "/api/chat-rooms/burst0")
+    other = admin.as_("other", "admin")
+    await other.room("others-own"), "the limit is per user"
+
+    for i in range(MEMBER_CHANGES_BURST):
+        await admin.add("burst0", f"m{i}")
+    await admin.refused(
+        429, "RATE_LIMITED", "POST", "/api/chat-rooms/burst0/members", {"userId": "late"}
+    )
+    await admin.refused(429, "RATE_LIMITED", "DELETE", "/api/chat-rooms/burst0/members/m0")
+    assert (await admin.ok("GET", "/api/chat-rooms/burst0"))["slug"] == "burst0", "reads pass"
+
+
+async def test_a_message_posted_over_http_reaches_subscribed_sockets_and_history(
+    http: httpx.AsyncClient, stack: Gateways, clients: list[Client]
+) -> None:
+    admin = tenant_admin(http)
+    room = await admin.room("crew")
+    await admin.add("crew", "ann")
+    await admin.add("crew", "bob")
+    bob = await connect(stack.gw2.url, token("bob", admin.tenant))
+    ann = await connect(stack.gw1.url, token("ann", admin.tenant))
+    clients += [bob, ann]
+    for c in (bob, ann):
+        assert (await c.call("room:join", {"room": "room:crew"}))["ok"] is True
+
+    poster = admin.as_("ann")
+    posted = await poster.ok(
+        "POST", f"/api/chat/rooms/{room['id']}/messages", {"body": "over http", "clientId": "c1"}
+    )
+    for c in (bob, ann):
+        got = await c.wait_for("room:message", lambda m: m["id"] == posted["id"])
+        assert got == {
+            "id": posted["id"],
+            "tenant": admin.tenant,
+            "room": "room:crew",
+            "from": "ann",
+            "body": "over http",
+            "ts": posted["ts"],
+            "seq": posted["seq"],
+        }
+    again = await poster.ok(
+        "POST", "/api/chat/rooms/crew/messages", {"body": "over http", "clientId": "c1"}
+    )
+    assert again == posted, "the same clientId is the same message"
+    later = await poster.ok("POST", "/api/chat/rooms/crew/messages", {"body": "second"})
+    third = await poster.ok("POST", "/api/chat/rooms/crew/messages", {"body": "third"})
+
+    async def all_stored() -> bool:
+        page = await poster.ok("GET", "/api/chat/rooms/crew/messages")
+        return len(page["items"]) == 3
+
+    await eventually(all_stored, 10, "three messages in the history", stack.persistence.output)
+    first = await poster.ok("GET", "/api/chat/rooms/crew/messages", params={"limit": 2})
+    assert [m["id"] for m in first["items"]] == [third["id"], later["id"]]
+    assert first["next"] == later["id"]
+    assert first["items"][0] == {
+        "id": third["id"],
+        "tenant": admin.tenant,
+        "from": "ann",
+        "room": "room:crew",
+        "body": "third",
+        "ts": third["ts"],
+        "seq": third["seq"],
+    }
+    rest = await poster.ok(
+        "GET", "/api/chat/rooms/crew/messages", params={"limit": 2, "before": first["next"]}
+    )
+    assert [m["id"] for m in rest["items"]] == [posted["id"]] and rest["next"] is None
+    assert len(bob.received("room:message")) == 3
+
+
+async def test_sizes_origins_and_preflight(http: httpx.AsyncClient, stack: Gateways) -> None:
+    admin = tenant_admin(http)
+    await admin.room("sized")
+    huge = b'{"name": "' + b"x" * (64 * 1024) + b'"}'
+    await admin.refused(413, "TOO_LARGE", "POST", "/api/chat-rooms", content=huge)
+    too_long = {"body": "x" * (8 * 1024 + 1)}
+    await admin.refused(413, "TOO_LARGE", "POST", "/api/chat/rooms/sized/messages", too_long)
+    assert (await admin.ok("GET", "/api/chat/rooms/sized/messages"))["items"] == []
+
+    foreign = {"Origin": "https://evil.example"}
+    await admin.refused(403, "FORBIDDEN", "GET", "/api/chat-rooms/sized", headers=foreign)
+    await admin.refused(
+        403, "FORBIDDEN", "POST", "/api/chat-rooms", {"name": "csrf"}, headers=foreign
+    )
+    allowed = await admin.call("GET", "/api/chat-rooms/sized", headers={"Origin": ORIGIN})
+    assert allowed.status == 200
+    assert allowed.headers["access-control-allow-origin"] == ORIGIN
+    assert allowed.headers["access-control-allow-credentials"] == "true"
+    preflight = await http.options(
+        "/api/chat-rooms",
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    assert preflight.status_code == 204
+    assert "POST" in preflight.headers["access-control-allow-methods"]
+    listed = await admin.ok("GET", "/api/chat-rooms")
+    assert [r["slug"] for r in listed["items"]] == ["sized"]
+    no_tracebacks(stack)
+
+
+async def test_a_rooms_service_that_does_not_answer_is_503(
+    stack: Gateways, embedded_nats: Any, run_service: Any
+) -> None:
+    lonely = embedded_nats()
+    env = {
+        "ROOMCAST_NATS_URL": lonely.url,
+        "ROOMCAST_JWT_SECRET": "roomcast-test-secret-0123456789abcdef",
+        "ROOMCAST_JWT_AUDIENCE": "roomcast-tests",
+        "ROOMCAST_LOG_LEVEL": "WARNING",
+    }
+    gateway = run_service("gateway", env)
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as client:
+        admin = tenant_admin(client)
+        await admin.refused(503, "UNAVAILABLE", "POST", "/api/chat-rooms", {"name": "x"})
+        await admin.refused(503, "UNAVAILABLE", "GET", "/api/chat/rooms/x/messages")
+    assert "Traceback" not in gateway.output()

@@ -101,15 +101,14 @@ def _limit(buckets: KeyedBuckets, what: str, who: Identity) -> None:
         raise RateLimited(f"too many {what}; retry in {wait} s", wait)
 
 
-def room_changes(gw: GatewayDep, who: CallerDep) -> None:
-    """Spend one of the caller's room creations/deletions, or refuse `RATE_LIMITED`."""
+def spend_room_change(gw: ApiDeps, who: Caller) -> None:
+    """Spend one of the caller's room creations/deletions, or refuse `RATE_LIMITED`.
+
+    Routes call it once the request is valid, so a refused request costs nothing.
+    """
     _limit(gw.limits.rooms, "room creations and deletions", who.identity)
 
 
-def member_changes(gw: GatewayDep, who: CallerDep) -> None:
+def spend_member_change(gw: ApiDeps, who: Caller) -> None:
     """Spend one of the caller's membership changes, or refuse `RATE_LIMITED`."""
     _limit(gw.limits.members, "membership changes", who.identity)
-
-
-RoomChanges = Depends(room_changes)
-MemberChanges = Depends(member_changes)

@@ -25,7 +25,12 @@ from services.gateway.http.bodies import (
     RoomPath,
     UpdateRoomIn,
 )
-from services.gateway.http.deps import CallerDep, GatewayDep, MemberChanges, RoomChanges
+from services.gateway.http.deps import (
+    CallerDep,
+    GatewayDep,
+    spend_member_change,
+    spend_room_change,
+)
 from services.gateway.http.errors import CONFLICT_RESPONSE
 from services.gateway.http.lookup import room_view
 from services.gateway.http.queries import Cursor, Limit
@@ -38,11 +43,11 @@ UserPath = Annotated[str, Path(min_length=1, max_length=MAX_USER_ID, description
 @router.post(
     "",
     status_code=201,
-    dependencies=[RoomChanges],
     responses=CONFLICT_RESPONSE,
     summary="Create a room (tenant admins); the creator becomes its admin",
 )
 async def create_room(body: CreateRoomIn, who: CallerDep, gw: GatewayDep) -> RoomView:
+    spend_room_change(gw, who)
     command = x.CreateRoom(**who.scope(), **body.model_dump(exclude_unset=True))
     return present((await ask(gw, e.ROOM_CREATE, command)).room, "the room")
 
@@ -75,15 +80,14 @@ async def update_room(id: RoomPath, body: UpdateRoomIn, who: CallerDep, gw: Gate
     return present((await ask(gw, e.ROOM_UPDATE, command)).room, "the room")
 
 
-@router.delete(
-    "/{id}", dependencies=[RoomChanges], summary="Archive a room, or delete it (?permanent=true)"
-)
+@router.delete("/{id}", summary="Archive a room, or delete it (?permanent=true)")
 async def delete_room(
     id: RoomPath,
     who: CallerDep,
     gw: GatewayDep,
     permanent: Annotated[bool, Query(description="Delete instead of archive.")] = False,
 ) -> RoomView:
+    spend_room_change(gw, who)
     command = x.DeleteRoom(**who.scope(), room=id, permanent=permanent)
     return present((await ask(gw, e.ROOM_DELETE, command)).room, "the room")
 
@@ -97,15 +101,14 @@ async def list_members(
     return Page[MemberView](items=reply.items, next=reply.next)
 
 
-@router.post("/{id}/members", status_code=201, dependencies=[MemberChanges], summary="Add a member")
+@router.post("/{id}/members", status_code=201, summary="Add a member")
 async def add_member(id: RoomPath, body: AddMemberIn, who: CallerDep, gw: GatewayDep) -> MemberView:
+    spend_member_change(gw, who)
     command = x.AddMember(**who.scope(), room=id, user_id=body.user_id, role=body.role)
     return present((await ask(gw, e.ROOM_MEMBER_ADD, command)).member, "the member")
 
 
-@router.put(
-    "/{id}/members/{userId}", dependencies=[MemberChanges], summary="Change a member's role"
-)
+@router.put("/{id}/members/{userId}", summary="Change a member's role")
 async def change_role(
     id: RoomPath,
     userId: UserPath,
@@ -113,6 +116,7 @@ async def change_role(
     who: CallerDep,
     gw: GatewayDep,
 ) -> MemberView:
+    spend_member_change(gw, who)
     command = x.ChangeRole(**who.scope(), room=id, user_id=userId, role=body.role)
     return present((await ask(gw, e.ROOM_MEMBER_ROLE, command)).member, "the member")
 
@@ -120,7 +124,6 @@ async def change_role(
 @router.delete(
     "/{id}/members/{userId}",
     status_code=204,
-    dependencies=[MemberChanges],
     summary="Remove a member (their sockets get room:left)",
 )
 async def remove_member(
@@ -129,5 +132,6 @@ async def remove_member(
     who: CallerDep,
     gw: GatewayDep,
 ) -> Response:
+    spend_member_change(gw, who)
     await ask(gw, e.ROOM_MEMBER_REMOVE, x.RemoveMember(**who.scope(), room=id, user_id=userId))
     return Response(status_code=204)

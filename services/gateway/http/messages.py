@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from contracts.history import DEFAULT_LIMIT, StoredMessage
+from contracts.messages import RoomMessage
 from services.gateway.commands import post_to_room, present, read_history
 from services.gateway.http.bodies import Page, Posted, PostIn, RoomPath
 from services.gateway.http.deps import CallerDep, GatewayDep
@@ -28,11 +29,7 @@ Before = Annotated[
 ]
 
 
-@router.get(
-    "/{id}/messages",
-    response_model_exclude_none=True,
-    summary="A page of the room's messages, newest first",
-)
+@router.get("/{id}/messages", summary="A page of the room's messages, newest first")
 async def history(
     id: RoomPath,
     who: CallerDep,
@@ -40,15 +37,28 @@ async def history(
     before: Before = None,
     cursor: Before = None,
     limit: Limit = DEFAULT_LIMIT,
-) -> Page[StoredMessage]:
-    """`next` is the oldest id of a full page (pass it as `?before=`); `cursor` is a
-    synonym of `before`, as on every other list."""
+) -> Page[RoomMessage]:
+    """Items are shaped as `room:message`. `next` is the oldest id of a full page (pass
+    it as `?before=`; `?cursor=` is a synonym, as on every other list)."""
     name = (await room_view(gw, who, id)).room
     messages = await read_history(
         gw, who.identity, who.tenant, room=name, before=before or cursor, limit=limit
     )
     more = messages[-1].id if len(messages) == limit else None
-    return Page[StoredMessage](items=messages, next=more)
+    return Page[RoomMessage](items=[_as_room_message(m, name) for m in messages], next=more)
+
+
+def _as_room_message(m: StoredMessage, room: str) -> RoomMessage:
+    """A stored room message in the shape sockets receive it (`room:message`)."""
+    return RoomMessage(
+        id=m.id,
+        tenant=m.tenant,
+        room=m.room or room,
+        from_=m.from_,
+        body=m.body,
+        ts=m.ts,
+        seq=m.seq,
+    )
 
 
 @router.post("/{id}/messages", status_code=201, summary="Post a message, delivered live")

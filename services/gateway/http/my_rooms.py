@@ -16,7 +16,7 @@ from contracts import explicit_rooms as x
 from contracts.explicit_rooms import MemberView, RoomView
 from services.gateway.commands import ask, present
 from services.gateway.http.bodies import Page, RoomPath
-from services.gateway.http.deps import CallerDep, GatewayDep, MemberChanges
+from services.gateway.http.deps import CallerDep, GatewayDep, spend_member_change
 from services.gateway.http.lookup import room_view
 from services.gateway.http.queries import Cursor, Limit
 
@@ -43,17 +43,16 @@ async def my_room(id: RoomPath, who: CallerDep, gw: GatewayDep) -> RoomView:
 
 @router.post(
     "/{id}/join",
-    dependencies=[MemberChanges],
     summary="Become a member (public rooms); joining twice is harmless",
 )
 async def join(id: RoomPath, who: CallerDep, gw: GatewayDep) -> MemberView:
+    spend_member_change(gw, who)
     reply = await ask(gw, e.ROOM_JOIN, x.JoinRoom(**who.scope(), room=id))
     return present(reply.member, "the member")
 
 
-@router.delete(
-    "/{id}/leave", status_code=204, dependencies=[MemberChanges], summary="End your membership"
-)
+@router.delete("/{id}/leave", status_code=204, summary="End your membership")
 async def leave(id: RoomPath, who: CallerDep, gw: GatewayDep) -> Response:
+    spend_member_change(gw, who)
     await ask(gw, e.ROOM_LEAVE, x.LeaveRoom(**who.scope(), room=id))
     return Response(status_code=204)
