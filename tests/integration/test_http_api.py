@@ -196,6 +196,22 @@ async def test_the_role_table_through_http(http: httpx.AsyncClient, stack: Gatew
     await ann.refused(403, "FORBIDDEN", "GET", "/api/chat-rooms/staff", params={"tenant": "x"})
     await ann.ok("GET", "/api/chat-rooms/staff", params={"tenant": admin.tenant})
 
+    # a tenant admin who is no member, and a super_admin naming the tenant, may do what
+    # a room admin does
+    boss = admin.as_("boss", "admin")
+    for who, params in ((boss, None), (root, mine)):
+        await who.ok("PUT", "/api/chat-rooms/staff", {"name": "Staff"}, params=params)
+        vip = {"userId": "vip", "role": "admin"}
+        await who.ok("POST", "/api/chat-rooms/staff/members", vip, params=params)
+        role = {"role": "moderator"}
+        await who.ok("PUT", "/api/chat-rooms/staff/members/vip", role, params=params)
+        await who.ok("DELETE", "/api/chat-rooms/staff/members/vip", params=params)
+        archived = await who.ok("DELETE", "/api/chat-rooms/staff", params=params)
+        assert archived["status"] == "archived"
+        active = {"status": "active"}
+        assert (await who.ok("PUT", "/api/chat-rooms/staff", active, params=params))["status"]
+        await who.ok("POST", "/api/chat/rooms/staff/messages", {"body": "boss"}, params=params)
+
     # deleting for good: the room is gone for everyone
     gone = await radmin.ok("DELETE", "/api/chat-rooms/staff", params={"permanent": "true"})
     assert gone["status"] == "deleted"

@@ -146,3 +146,18 @@ async def test_the_edge_refuses_before_any_route(api: httpx.AsyncClient, bus: Fa
     assert own.status_code == 200
     assert own.headers["access-control-allow-origin"] == "http://gw.test"
     assert [subject for subject, _ in bus.asked] == [e.ROOM_GET.subject]
+
+
+async def test_a_body_must_be_json(api: httpx.AsyncClient, bus: FakeBus) -> None:
+    admin = auth(role="admin")
+    form = await api.post(
+        "/api/chat-rooms",
+        content=b'{"name": "L"}',
+        headers={**admin, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert form.status_code == 400 and form.json()["error"]["code"] == "INVALID"
+    bare = await api.post("/api/chat-rooms", content=b'{"name": "L"}', headers=admin)
+    assert bare.status_code == 400, "without a content type the body is no JSON either"
+    sent = await api.post("/api/chat-rooms", json={"name": "L"}, headers=admin)
+    assert sent.status_code == 409
+    assert [subject for subject, _ in bus.asked] == [e.ROOM_CREATE.subject]
