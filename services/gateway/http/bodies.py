@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from contracts.explicit_rooms import (
-    MAX_LIMIT,
     Description,
     EntityId,
     EntityType,
@@ -127,6 +126,3 @@ class Posted(BaseModel):
     id: str = Field(description="Message id; sorts in send order.")
     ts: int = Field(description="Milliseconds since the epoch.")
     seq: int = Field(description="Position of the message in the room.")
-
-
-LIMIT_DESCRIPTION = f"Page size, 1..{MAX_LIMIT}."
