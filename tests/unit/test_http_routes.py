@@ -161,3 +161,18 @@ async def test_a_body_must_be_json(api: httpx.AsyncClient, bus: FakeBus) -> None
     sent = await api.post("/api/chat-rooms", json={"name": "L"}, headers=admin)
     assert sent.status_code == 409
     assert [subject for subject, _ in bus.asked] == [e.ROOM_CREATE.subject]
+
+
+async def test_every_request_counts_against_the_users_request_rate(bus: FakeBus) -> None:
+    settings = GatewaySettings(jwt_secret=SECRET, http_rate_limit_burst=3)
+    deps = ApiDeps(settings, bus, TokenVerifier(settings), ApiLimits.from_settings(settings))  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=build_api(deps))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as api:
+        codes = [(await api.get("/api/chat/rooms/lobby", headers=auth())).status_code]
+        codes += [(await api.get("/api/no/such", headers=auth())).status_code for _ in range(2)]
+        limited = await api.get("/api/chat/rooms/lobby", headers=auth())
+        other = await api.get("/api/chat/rooms/lobby", headers=auth("bea"))
+    assert codes == [200, 404, 404]
+    assert limited.status_code == 429 and limited.json()["error"]["code"] == "RATE_LIMITED"
+    assert int(limited.headers["retry-after"]) >= 1
+    assert other.status_code == 200
