@@ -164,7 +164,9 @@ async def test_a_body_must_be_json(api: httpx.AsyncClient, bus: FakeBus) -> None
 
 
 async def test_every_request_counts_against_the_users_request_rate(bus: FakeBus) -> None:
-    settings = GatewaySettings(jwt_secret=SECRET, http_rate_limit_burst=3)
+    settings = GatewaySettings(
+        jwt_secret=SECRET, http_rate_limit_burst=3, http_rate_limit_per_sec=0.01
+    )
     deps = ApiDeps(settings, bus, TokenVerifier(settings), ApiLimits.from_settings(settings))  # type: ignore[arg-type]
     transport = httpx.ASGITransport(app=build_api(deps))
     async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as api:
