@@ -70,7 +70,9 @@ def bus() -> FakeBus:
 
 @pytest.fixture
 async def api(bus: FakeBus) -> AsyncIterator[httpx.AsyncClient]:
-    settings = GatewaySettings(jwt_secret=SECRET, room_changes_burst=2)
+    settings = GatewaySettings(
+        jwt_secret=SECRET, room_changes_burst=2, room_changes_per_minute=0.01
+    )
     deps = ApiDeps(settings, bus, TokenVerifier(settings), ApiLimits.from_settings(settings))  # type: ignore[arg-type]
     transport = httpx.ASGITransport(app=build_api(deps))
     async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as client:
