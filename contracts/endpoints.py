@@ -392,7 +392,7 @@ ROOM_CREATE = _room_command(
     CreateRoom,
     RoomReply,
     "Create an explicit room (tenant admins and super_admins); the creator becomes its "
-    'admin. A slug taken in the tenant is `INVALID` ("slug already taken").',
+    'admin. A slug taken in the tenant is `CONFLICT` ("slug already taken").',
 )
 ROOM_GET = _room_command(
     "get",
@@ -456,7 +456,8 @@ ROOM_LINK = _room_command(
     subjects.room_link,
     LinkEntity,
     LinkReply,
-    "Link a room to an entity (tenant admins up); one primary room per entity.",
+    "Link a room to an entity (tenant admins up); one primary room per entity (a second "
+    "is `CONFLICT`).",
 )
 ROOM_UNLINK = _room_command(
     "unlink",

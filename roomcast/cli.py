@@ -341,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("service", choices=registry.names())
     config.set_defaults(handler=_cmd_config)
 
-    docs = sub.add_parser("docs", help="regenerate docs/asyncapi.json and docs/schema/")
+    docs = sub.add_parser("docs", help="regenerate the generated documents under docs/")
     docs.add_argument("--check", action="store_true", help="only check; exit 1 if stale")
     docs.set_defaults(
         handler=lambda args: importlib.import_module("roomcast.dev.docsgen").main(args.check)

@@ -134,7 +134,7 @@ class RoomStore(Protocol):
         known member of the tenant, as `put_member`).
 
         Raises:
-            ServiceError: `INVALID` ("slug already taken") for a duplicate slug.
+            ServiceError: `CONFLICT` ("slug already taken") for a duplicate slug.
         """
         ...
 
@@ -188,7 +188,7 @@ class RoomStore(Protocol):
         """Link a room to an entity (idempotent for the same pair).
 
         Raises:
-            ServiceError: `INVALID` when the entity already has another primary room.
+            ServiceError: `CONFLICT` when the entity already has another primary room.
         """
         ...
 

@@ -70,7 +70,7 @@ class SqlRoomStore:
                     await conn.execute(known_member(tenant, admin))
                 return (await load_views(conn, tenant, rooms.c.id == room_id))[0]
         except IntegrityError:
-            raise ServiceError(ErrorCode.INVALID, "slug already taken") from None
+            raise ServiceError(ErrorCode.CONFLICT, "slug already taken") from None
         except _ERRORS as exc:
             raise _unavailable(exc) from exc
 
@@ -199,7 +199,9 @@ class SqlRoomStore:
             async with self._engine.begin() as conn:
                 link_id = (await conn.execute(upsert)).scalar_one()
         except IntegrityError:
-            raise ServiceError(ErrorCode.INVALID, "the entity already has a primary room") from None
+            raise ServiceError(
+                ErrorCode.CONFLICT, "the entity already has a primary room"
+            ) from None
         except _ERRORS as exc:
             raise _unavailable(exc) from exc
         return EntityLink(
