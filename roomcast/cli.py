@@ -323,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", parents=[common], help="print a development JWT")
     token.add_argument("--user", required=True, help="user id")
     token.add_argument("--tenant", required=True, help="tenant id")
-    token.add_argument("--role", required=True, help="role, e.g. member or admin")
+    token.add_argument("--role", default="member", help="role, e.g. member (default) or admin")
     token.add_argument("--name", help="display name")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (3600)")
     token.add_argument("--secret", help="HS256 secret (default: env, then roomcast dev)")
