@@ -118,6 +118,14 @@ def _cmd_service(args: argparse.Namespace) -> int:
     return 0
 
 
+def _nats_options() -> dict[str, Any]:
+    """TLS and credentials for NATS from the `ROOMCAST_*` environment, as services use."""
+    from roomcast.platform.backbone import nats_options
+    from roomcast.platform.settings import CommonSettings
+
+    return nats_options(load_settings(CommonSettings))
+
+
 async def _request(url: str, endpoint: Endpoint[Req, Rep], payload: Req) -> Rep:
     """Call `endpoint` on the system at `url` (one connection, no reconnects)."""
     import nats
@@ -134,6 +142,7 @@ async def _request(url: str, endpoint: Endpoint[Req, Rep], payload: Req) -> Rep:
         nc = await asyncio.wait_for(
             nats.connect(
                 servers=nats_servers(url),
+                **_nats_options(),
                 connect_timeout=endpoint.timeout,
                 allow_reconnect=False,
                 max_reconnect_attempts=1,
@@ -242,6 +251,7 @@ async def _publish_entity_event(url: str, event: BaseModel) -> int:
     import nats
     from nats.errors import NoServersError
 
+    from roomcast.platform.settings import nats_servers
     from roomcast.sdk.entities import PUBLISH_TIMEOUT, EntityEventRefused, publish_entity_event
 
     async def quiet(exc: Exception) -> None:
@@ -250,7 +260,11 @@ async def _publish_entity_event(url: str, event: BaseModel) -> int:
     try:
         nc = await asyncio.wait_for(
             nats.connect(
-                url, connect_timeout=PUBLISH_TIMEOUT, allow_reconnect=False, error_cb=quiet
+                servers=nats_servers(url),
+                **_nats_options(),
+                connect_timeout=PUBLISH_TIMEOUT,
+                allow_reconnect=False,
+                error_cb=quiet,
             ),
             timeout=2 * PUBLISH_TIMEOUT,
         )

@@ -13,6 +13,7 @@ from typing import Any
 import socketio
 import uvicorn
 
+from roomcast.platform.backbone import nats_options
 from roomcast.platform.listener import PlatformListener
 from roomcast.platform.runtime import (
     NatsGuard,
@@ -87,7 +88,7 @@ async def serve(settings: GatewaySettings) -> None:
     """Run one gateway until SIGINT/SIGTERM."""
     name = instance_name(settings.instance_id, "gateway")
     guard = NatsGuard("gateway")
-    nc = await connect_nats(settings.nats_url, name, guard)
+    nc = await connect_nats(settings.nats_url, name, guard, **nats_options(settings))
     verifier = TokenVerifier(settings)
     await verifier.warm_up()
     gw = Gateway(settings, nc, verifier)

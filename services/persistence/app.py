@@ -19,6 +19,7 @@ from contracts import endpoints
 from contracts.explicit_rooms import Authorize
 from contracts.identity import SUPER_ADMIN, Identity
 from roomcast.platform import bus
+from roomcast.platform.backbone import database_connect_args
 from roomcast.platform.runtime import run, setup_logging
 from roomcast.platform.service import Stop, run_service
 from roomcast.platform.settings import describe, load_settings
@@ -48,7 +49,7 @@ def make_engine(settings: PersistenceSettings) -> AsyncEngine:
         settings.database_url,
         pool_size=settings.db_pool_size + settings.persistence_inflight,
         pool_timeout=10,
-        connect_args={"timeout": 5, "command_timeout": 60},
+        connect_args={"timeout": 5, "command_timeout": 60, **database_connect_args(settings)},
     )
 
 

@@ -11,6 +11,7 @@ from nats.aio.client import Client as NATS
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from contracts.endpoints import ENTITY_CONSUMER
+from roomcast.platform.backbone import database_connect_args
 from roomcast.platform.runtime import run, setup_logging
 from roomcast.platform.service import Stop, run_service
 from roomcast.platform.settings import load_settings
@@ -35,7 +36,10 @@ log = logging.getLogger(__name__)
 async def serve(settings: RoomsSettings) -> None:
     """Run one rooms replica until SIGINT/SIGTERM."""
     engine = create_async_engine(
-        settings.database_url, pool_size=settings.db_pool_size, pool_pre_ping=True
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        pool_pre_ping=True,
+        connect_args=database_connect_args(settings),
     )
 
     async def start(nc: NATS) -> Stop:
