@@ -64,8 +64,8 @@ class Gateway:
         self.sio.transports = self.fanout.transports
         self.fanout.owner_of = self._owner_of
         self.fanout.on_revoked = self._revoked
-        self.recovery = Recovery(nc, self.fanout, settings.request_timeout)
         self.sessions: dict[str, Session] = {}
+        self.recovery = Recovery(nc, self.fanout, self.sessions, settings.request_timeout)
         self._closing: set[asyncio.Task[None]] = set()
         self.presence = PresenceReporter(nc, settings)
         self.sio.on("connect", self._refuse_namespace, namespace="*")
