@@ -13,7 +13,7 @@ sockets (`bench.fastws`, a client cheap enough not to measure itself).
    every roomcast process (services and gateways) over that window, from /proc;
    NATS server CPU is reported beside it. Repeated `--repeat` times.
 2. **Ack latency.** `--small-rooms` rooms of `--small-size` members (all subscribed,
-   spread over both gateways); one member per room sends, open loop, `--rate` sends/s
+   spread over both gateways); one member per room sends, open loop, `--rates` sends/s
    in total for `--duration` s; `room:send` ack latency p50/p99 and delivery latency.
 
 Run (with a private NATS server, PostgreSQL and Redis; ROOMCAST_* URLs as for the
@@ -254,6 +254,7 @@ async def burst(
         "server_cores": server / window,
         "nats_cpu_per_1000": nats_cpu / delivered * 1000 if delivered else float("nan"),
         "loader_cores": max(r["cpu"] for r in results) / window,
+        "loader_us_per_delivery": sum(r["cpu"] for r in results) / delivered * 1e6,
         "driver_cpu_s": time.process_time() - me0,
         "latency_p50_ms": pct(lat, 50) * 1000,
         "latency_p99_ms": pct(lat, 99) * 1000,
@@ -329,7 +330,9 @@ async def main() -> None:
     parser.add_argument("--loaders", type=int, default=2, help="load processes")
     parser.add_argument("--small-rooms", type=int, default=10)
     parser.add_argument("--small-size", type=int, default=50, help="members per small room")
-    parser.add_argument("--rate", type=int, default=500, help="room:send per second (phase 2)")
+    parser.add_argument(
+        "--rates", default="500", help="room:send per second in phase 2, comma-separated"
+    )
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--skip-steady", action="store_true")
     args = parser.parse_args()
@@ -369,7 +372,9 @@ async def main() -> None:
                 f"{r['server_cpu_per_1000']:.4f} s per 1000 ({r['server_cores']:.2f} cores), "
                 f"nats {r['nats_cpu_per_1000']:.4f} s per 1000; latency p50 "
                 f"{r['latency_p50_ms']:.0f} ms p99 {r['latency_p99_ms']:.0f} ms; busiest loader "
-                f"{r['loader_cores']:.2f} cores; sockets closed {r['closed']}\n"
+                f"{r['loader_cores']:.2f} cores "
+                f"({r['loader_us_per_delivery']:.1f} µs per delivery); "
+                f"sockets closed {r['closed']}\n"
                 f"    cores by process: {r['cores_by_process']}"
             )
         if not args.skip_steady:
@@ -403,9 +408,14 @@ async def steady_phase(
         await sock.open(urls[r % 2], {"token": token(members[0], tenant)})
         senders.append((sock, rooms[-1]))
     await loaders.ask([("connect", part) for part in split(receivers, args.loaders)])
-    r = await steady(loaders, senders, len(receivers), args.rate, args.duration, pids)
+    for rate in (int(x) for x in args.rates.split(",")):
+        r = await steady(loaders, senders, len(receivers), rate, args.duration, pids)
+        report_steady(args, rate, r)
+
+
+def report_steady(args: argparse.Namespace, rate: int, r: dict[str, Any]) -> None:
     print(
-        f"{args.rate} room:send/s into {args.small_rooms} rooms of {args.small_size} for "
+        f"{rate} room:send/s into {args.small_rooms} rooms of {args.small_size} for "
         f"{args.duration:.0f} s (achieved {r['achieved_rate']:.0f}/s): ack p50 "
         f"{r['ack_p50_ms']:.2f} ms p99 {r['ack_p99_ms']:.2f} ms, {r['failed']} refused; "
         f"delivered {r['delivered']}/{r['expected']}, latency p50 {r['latency_p50_ms']:.1f} ms "
