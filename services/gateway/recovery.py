@@ -187,7 +187,10 @@ class Recovery:
             canonical = reply.checked().room or room.room
         except ServiceError as exc:
             return _failed(room.room, refusal_reason(exc.code))
-        if not await enter(self._fanout, self._sessions, s, tenant, room.room, canonical):
+        # shielded: a socket that closes meanwhile cancels recovery, and a join cut in
+        # half would leave this gateway subscribed; `enter` undoes it for a closed socket
+        entering = enter(self._fanout, self._sessions, s, tenant, room.room, canonical)
+        if not await asyncio.shield(entering):
             return _failed(room.room, RecoveryReason.UNAVAILABLE)
         return room.model_copy(update={"canonical": canonical})
 
@@ -200,7 +203,7 @@ class Recovery:
         dropped: set[str] = set()
         for room in wanted:
             if room.canonical is not None and outcomes[room.room].reason in refusals:
-                await leave(self._fanout, s, s.identity.tenant, room.canonical)
+                await asyncio.shield(leave(self._fanout, s, s.identity.tenant, room.canonical))
                 dropped.add(room.canonical)
         return dropped
 

@@ -160,6 +160,38 @@ async def test_messages_posted_during_the_reconnect_arrive_once_and_in_order(
     assert next(m["seq"] for m in replay if m["id"] == dm["id"]) > seen
 
 
+async def test_an_entitys_primary_room_is_recovered_under_either_name(
+    stack: Gateways, clients: list[Client], nc: NATS
+) -> None:
+    t = unique("roomentity")
+    await make_room(nc, t, "launch", ["ann", "bob"])
+    link = {"room": "launch", "entity_type": "event", "entity_id": "42", "is_primary": True}
+    await call(nc, e.ROOM_LINK, admin(t), tenant=t, **link)
+    ann = await connect(stack.gw1.url, token("ann", t))
+    bob = await connect(stack.gw2.url, token("bob", t))
+    clients += [ann, bob]
+    assert (await bob.call("room:join", {"room": "event:42"}))["ok"] is True
+    first = await post(ann, "room:launch", "first")
+    seen = (await bob.wait_for("room:message", lambda m: m["id"] == first["id"]))["seq"]
+    await bob.close()
+    missed = await post(ann, "event:42", "missed")
+
+    back = await reconnect(stack.gw1.url, token("bob", t), {"room:launch": seen})
+    clients.append(back)
+    recovered = await back.wait_for("session:recovered")
+    assert recovered["rooms"] == [{"room": "room:launch", "recovered": True, "replayed": 1}]
+    replayed = back.received("room:message")
+    assert [(m["id"], m["room"]) for m in replayed] == [(missed["id"], "event:42")]
+    live = await post(ann, "room:launch", "live")
+    await back.wait_for("room:message", lambda m: m["id"] == live["id"])
+    # joined under both names, as room:join by the slug would: either name leaves it
+    assert (await back.call("room:leave", {"room": "event:42"}))["ok"] is True
+    after = await post(ann, "room:launch", "after leaving")
+    marker = await post(ann, "room:launch", "marker")
+    await asyncio.sleep(0.3)
+    assert {after["id"], marker["id"]}.isdisjoint(m["id"] for m in back.received("room:message"))
+
+
 async def test_a_member_removed_while_away_is_refused_and_gets_nothing(
     stack: Gateways, clients: list[Client], nc: NATS
 ) -> None:
