@@ -185,6 +185,8 @@ class Loaders:
     async def stop(self) -> None:
         try:
             await asyncio.wait_for(self.ask([("quit", None)] * len(self.pipes)), 10)
+        except (OSError, EOFError, TimeoutError):
+            pass
         finally:
             for proc in self.procs:
                 proc.join(5)
@@ -339,6 +341,13 @@ async def main() -> None:
 
     services = ("rooms", "presence", "persistence")
     stack = await asyncio.to_thread(BenchStack(gateways=2, services=services).start)
+    try:
+        await run(args, stack)
+    finally:
+        stack.stop()
+
+
+async def run(args: argparse.Namespace, stack: BenchStack) -> None:
     nats_url = os.environ.get("ROOMCAST_NATS_URL", "nats://127.0.0.1:4222")
     pids: dict[str, Any] = {
         "roomcast": [stack.pid(n) for n in stack.procs],
@@ -346,45 +355,56 @@ async def main() -> None:
         "each": {n: stack.pid(n) for n in stack.procs},
     }
     loaders = Loaders.start(args.loaders)
-    nc = await nats.connect(nats_url)
     sockets: list[FastSocket] = []
     try:
-        tenant = f"fan-{uuid.uuid4().hex[:8]}"
-        urls = stack.urls
-        users = [f"u{i}" for i in range(args.members)]
-        room = await make_room(nc, tenant, "fanout", [*users, "sender"])
-        jobs = [(urls[i % 2], token(u, tenant), [room]) for i, u in enumerate(users)]
-        t = time.monotonic()
-        await loaders.ask([("connect", part) for part in split(jobs, args.loaders)])
-        print(f"{args.members} sockets joined {room} in {time.monotonic() - t:.1f} s")
-        sender = FastSocket()
-        sockets.append(sender)
-        await sender.open(urls[0], {"token": token("sender", tenant)})
-
-        check = await burst(loaders, sender, room, args.members, 1, pids)
-        assert check["delivered"] == args.members, f"wiring check failed: {check}"
-        for rep in range(args.repeat):
-            r = await burst(loaders, sender, room, args.members, args.messages, pids)
-            print(
-                f"burst {rep + 1}: {r['delivered']}/{r['expected']} delivered "
-                f"({r['acked']} acked) in {r['window_s']:.3f} s = "
-                f"{r['deliveries_per_s']:,.0f} deliveries/s; roomcast CPU "
-                f"{r['server_cpu_per_1000']:.4f} s per 1000 ({r['server_cores']:.2f} cores), "
-                f"nats {r['nats_cpu_per_1000']:.4f} s per 1000; latency p50 "
-                f"{r['latency_p50_ms']:.0f} ms p99 {r['latency_p99_ms']:.0f} ms; busiest loader "
-                f"{r['loader_cores']:.2f} cores "
-                f"({r['loader_us_per_delivery']:.1f} µs per delivery); "
-                f"sockets closed {r['closed']}\n"
-                f"    cores by process: {r['cores_by_process']}"
-            )
-        if not args.skip_steady:
-            await steady_phase(args, nc, tenant, urls, loaders, sockets, pids)
+        nc = await nats.connect(nats_url)
+        try:
+            await measure(args, stack.urls, nc, loaders, sockets, pids)
+        finally:
+            await nc.close()
     finally:
         for sock in sockets:
             sock.close()
-        await nc.close()
         await loaders.stop()
-        stack.stop()
+
+
+async def measure(
+    args: argparse.Namespace,
+    urls: list[str],
+    nc: NATS,
+    loaders: Loaders,
+    sockets: list[FastSocket],
+    pids: dict[str, Any],
+) -> None:
+    tenant = f"fan-{uuid.uuid4().hex[:8]}"
+    users = [f"u{i}" for i in range(args.members)]
+    room = await make_room(nc, tenant, "fanout", [*users, "sender"])
+    jobs = [(urls[i % 2], token(u, tenant), [room]) for i, u in enumerate(users)]
+    t = time.monotonic()
+    await loaders.ask([("connect", part) for part in split(jobs, args.loaders)])
+    print(f"{args.members} sockets joined {room} in {time.monotonic() - t:.1f} s")
+    sender = FastSocket()
+    sockets.append(sender)
+    await sender.open(urls[0], {"token": token("sender", tenant)})
+
+    check = await burst(loaders, sender, room, args.members, 1, pids)
+    assert check["delivered"] == args.members, f"wiring check failed: {check}"
+    for rep in range(args.repeat):
+        r = await burst(loaders, sender, room, args.members, args.messages, pids)
+        print(
+            f"burst {rep + 1}: {r['delivered']}/{r['expected']} delivered "
+            f"({r['acked']} acked) in {r['window_s']:.3f} s = "
+            f"{r['deliveries_per_s']:,.0f} deliveries/s; roomcast CPU "
+            f"{r['server_cpu_per_1000']:.4f} s per 1000 ({r['server_cores']:.2f} cores), "
+            f"nats {r['nats_cpu_per_1000']:.4f} s per 1000; latency p50 "
+            f"{r['latency_p50_ms']:.0f} ms p99 {r['latency_p99_ms']:.0f} ms; busiest loader "
+            f"{r['loader_cores']:.2f} cores "
+            f"({r['loader_us_per_delivery']:.1f} µs per delivery); "
+            f"sockets closed {r['closed']}\n"
+            f"    cores by process: {r['cores_by_process']}"
+        )
+    if not args.skip_steady:
+        await steady_phase(args, nc, tenant, urls, loaders, sockets, pids)
 
 
 async def steady_phase(
