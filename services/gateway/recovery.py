@@ -19,7 +19,8 @@ sockets only) is re-subscribed as `room:join` would: the rooms service authorize
 and answers its canonical name, and the socket enters the room's delivery subject
 before the log is read. The persistence service authorizes it again after reading; a
 refusal there (the membership ended meanwhile) takes the socket out again and drops
-what was held for the room.
+what was held for the room. A room the socket is taken out of by `room:left` during
+recovery gets nothing more, neither replayed nor held messages.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from contracts.recovery import (
     RoomOutcome,
     refusal_reason,
 )
+from contracts.rooms import Room
 from roomcast.platform import bus
 from services.gateway.fanout import Fanout
 from services.gateway.handlers.rooms import enter, leave
@@ -110,17 +112,19 @@ def _explicit_name(room: str) -> bool:
 
 
 def held_key(event: str, body: bytes) -> tuple[int, str | None] | None:
-    """`(seq, room)` of a held delivery, if it is a message that has a seq."""
+    """`(seq, delivery subject of its explicit room or None)` of a held message."""
     if event not in SEQ_EVENTS:
         return None
     try:
         data = orjson.loads(body)
-        seq, room = data.get("seq"), data.get("room")
+        seq, room, tenant = data.get("seq"), data.get("room"), data.get("tenant")
     except (orjson.JSONDecodeError, AttributeError):
         return None
     if not isinstance(seq, int):
         return None
-    return seq, room if isinstance(room, str) else None
+    if event != "room:message" or not isinstance(room, str) or not isinstance(tenant, str):
+        return seq, None
+    return seq, Room.explicit(tenant, room).subject
 
 
 class Recovery:
@@ -134,6 +138,8 @@ class Recovery:
         self._sessions = sessions
         self._timeout = timeout
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._gone: dict[str, set[str]] = {}
+        """Per recovering socket: explicit-room subjects it was taken out of meanwhile."""
 
     def hold(self, s: Session) -> None:
         """Hold live deliveries to `s`; call before its rooms are joined."""
@@ -143,11 +149,23 @@ class Recovery:
         """Replay, announce, then release, in the background (after the connect ack)."""
         task = asyncio.get_running_loop().create_task(self._run(s, since))
         self._tasks[s.sid] = task
-        task.add_done_callback(lambda _: self._tasks.pop(s.sid, None))
+        self._gone[s.sid] = set()
+        task.add_done_callback(lambda _: self._done(s.sid))
+
+    def _done(self, sid: str) -> None:
+        self._tasks.pop(sid, None)
+        self._gone.pop(sid, None)
+
+    def revoked(self, sid: str, subject: str) -> None:
+        """`room:left` took `sid` out of `subject`: replay and release nothing more of it."""
+        gone = self._gone.get(sid)
+        if gone is not None:
+            gone.add(subject)
 
     def end(self, sid: str) -> None:
         """The socket left: stop its recovery and drop what was held."""
         task = self._tasks.pop(sid, None)
+        self._gone.pop(sid, None)
         if task is not None:
             task.cancel()
         self._fanout.unhold(sid)
@@ -167,11 +185,11 @@ class Recovery:
                     wanted.append(room)
             if wanted:
                 outcomes |= await self._replay(s, wanted, replayed)
-            dropped = await self._leave_refused(s, wanted, outcomes)
+            await self._leave_refused(s, wanted, outcomes)
             rooms = [outcomes[room].model_dump(mode="json", exclude_none=True) for room in since]
             body = orjson.dumps({"rooms": rooms})
             await self._fanout.send_event(s.sid, s.namespace, "session:recovered", body)
-            await self._release(s, replayed, dropped)
+            await self._release(s, replayed)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -196,16 +214,15 @@ class Recovery:
 
     async def _leave_refused(
         self, s: Session, wanted: list[RecoverRoom], outcomes: dict[str, RoomOutcome]
-    ) -> set[str]:
+    ) -> None:
         """Take `s` out of explicit rooms the persistence service found it may no longer
-        read; returns their canonical names, whose held messages are dropped."""
+        read; what was held for them is dropped."""
         refusals = {RecoveryReason.FORBIDDEN, RecoveryReason.NOT_FOUND, RecoveryReason.UNKNOWN_ROOM}
-        dropped: set[str] = set()
         for room in wanted:
             if room.canonical is not None and outcomes[room.room].reason in refusals:
-                await asyncio.shield(leave(self._fanout, s, s.identity.tenant, room.canonical))
-                dropped.add(room.canonical)
-        return dropped
+                tenant = s.identity.tenant
+                await asyncio.shield(leave(self._fanout, s, tenant, room.canonical))
+                self.revoked(s.sid, Room.explicit(tenant, room.canonical).subject)
 
     async def _replay(
         self, s: Session, wanted: list[RecoverRoom], replayed: set[int]
@@ -227,26 +244,32 @@ class Recovery:
                 *(("chat:message", m) for m in chunk.messages),
                 *(("room:message", m) for m in chunk.room_messages),
             ]
+            gone = self._gone.get(s.sid, set())
             for event, message in sorted(missed, key=lambda pair: pair[1].seq):
                 if message.seq in replayed:
                     continue
                 replayed.add(message.seq)
+                if isinstance(message, RoomMessage) and _left(gone, message):
+                    continue
                 body = orjson.dumps(message.model_dump(mode="json", by_alias=True))
                 await self._fanout.send_event(s.sid, s.namespace, event, body)
             got |= {outcome.room: outcome for outcome in chunk.rooms}
         missing = RecoveryReason.UNAVAILABLE
         return {r.room: got.get(r.room) or _failed(r.room, missing) for r in wanted}
 
-    async def _release(self, s: Session, replayed: set[int], dropped: set[str]) -> None:
+    async def _release(self, s: Session, replayed: set[int]) -> None:
+        gone = self._gone.get(s.sid, set())
         while held := self._fanout.take_held(s.sid):
             for item in held:
                 key = held_key(item.event, item.body)
-                if key is not None and (
-                    key[0] in replayed or (item.event == "room:message" and key[1] in dropped)
-                ):
+                if key is not None and (key[0] in replayed or key[1] in gone):
                     continue
                 await self._fanout.send_packet(s.sid, s.namespace, item.packet)
         self._fanout.unhold(s.sid)
+
+
+def _left(gone: set[str], message: RoomMessage) -> bool:
+    return bool(gone) and Room.explicit(message.tenant, message.room).subject in gone
 
 
 def _failed(room: str, reason: RecoveryReason) -> RoomOutcome:

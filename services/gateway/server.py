@@ -99,6 +99,7 @@ class Gateway:
         s.subjects.discard(subject)
         for key in [k for k, v in s.joined.items() if v == subject]:
             del s.joined[key]
+        self.recovery.revoked(sid, subject)
 
     async def verify(self, token: str) -> VerifiedToken:
         """Verify a token; `AuthError` becomes a `ServiceError` with the same code."""

@@ -51,11 +51,14 @@ def session() -> Session:
 
 
 def held(event: str, room: str, seq: int) -> Held:
-    return Held(event, orjson.dumps({"room": room, "seq": seq}), cast(Any, f"{event}/{seq}"))
+    body = orjson.dumps({"tenant": "acme", "room": room, "seq": seq})
+    return Held(event, body, cast(Any, f"{event}/{seq}"))
 
 
-def recovery(fanout: FakeFanout) -> Recovery:
-    return Recovery(cast(Any, None), cast(Fanout, fanout), {}, timeout=1)
+def recovery(fanout: FakeFanout, s: Session) -> Recovery:
+    r = Recovery(cast(Any, None), cast(Fanout, fanout), {}, timeout=1)
+    r._gone[s.sid] = set()  # as start() does
+    return r
 
 
 async def test_rooms_refused_after_the_read_are_left_and_their_held_messages_dropped() -> None:
@@ -73,9 +76,9 @@ async def test_rooms_refused_after_the_read_are_left_and_their_held_messages_dro
         "room:open": RoomOutcome(room="room:open", recovered=True, replayed=1),
         "user:bob": RoomOutcome(room="user:bob", recovered=False, reason=RecoveryReason.TOO_MANY),
     }
-    dropped = await recovery(fanout)._leave_refused(s, wanted, outcomes)
+    rec = recovery(fanout, s)
+    await rec._leave_refused(s, wanted, outcomes)
     crew = Room.explicit("acme", "room:crew").subject
-    assert dropped == {"room:crew"}
     assert fanout.left == [crew]
     assert crew not in s.subjects and ("acme", "room:crew") not in s.joined
     assert ("acme", "room:open") in s.joined, "a recovered room stays joined"
@@ -87,6 +90,17 @@ async def test_rooms_refused_after_the_read_are_left_and_their_held_messages_dro
         held("room:left", "room:crew", 0),
         held("chat:message", "user:bob", 7),
     ]
-    await recovery(fanout)._release(s, replayed={4}, dropped=dropped)
+    await rec._release(s, replayed={4})
     assert fanout.sent == ["room:message/6", "room:left/0", "chat:message/7"]
     assert fanout.holding is False
+
+
+async def test_a_room_left_by_revocation_during_recovery_gets_nothing_more() -> None:
+    fanout = FakeFanout()
+    s = session()
+    rec = recovery(fanout, s)
+    rec.revoked(s.sid, Room.explicit("acme", "room:open").subject)
+    rec.revoked("another-socket", Room.explicit("acme", "room:crew").subject)
+    fanout.held = [held("room:message", "room:open", 8), held("room:message", "room:crew", 9)]
+    await rec._release(s, replayed=set())
+    assert fanout.sent == ["room:message/9"]

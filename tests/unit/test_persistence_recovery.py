@@ -20,6 +20,7 @@ from contracts.recovery import (
     RecoverRoom,
     RecoveryReason,
 )
+from contracts.rooms import Room
 from services.gateway.recovery import held_key, requested_since, split_request
 from services.persistence.domain.conversations import Target
 from services.persistence.domain.recovery import plan_room, position_problem
@@ -241,7 +242,9 @@ def test_explicit_rooms_are_left_to_the_rooms_service_within_the_room_bound() ->
 
 def test_held_deliveries_are_matched_by_seq_and_room() -> None:
     assert held_key("chat:message", b'{"id": "a", "seq": 12}') == (12, None)
-    assert held_key("room:message", b'{"room": "room:crew", "seq": 12}') == (12, "room:crew")
+    crew = Room.explicit("acme", "room:crew").subject
+    room_message = b'{"tenant": "acme", "room": "room:crew", "seq": 12}'
+    assert held_key("room:message", room_message) == (12, crew)
     assert held_key("user:online", b'{"seq": 12}') is None
     assert held_key("chat:message", b"[]") is None
 
