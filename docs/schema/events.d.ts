@@ -212,7 +212,7 @@ export interface PresenceListAck {
 }
 
 /** Why a room was not recovered (`session:recovered` → `rooms[].reason`). */
-export type RecoveryReason = "too_old" | "too_many" | "unknown_room" | "unavailable";
+export type RecoveryReason = "too_old" | "too_many" | "unknown_room" | "forbidden" | "not_found" | "unavailable";
 
 /** `auth:refresh`. */
 export interface RefreshIn {

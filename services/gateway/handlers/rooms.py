@@ -20,6 +20,7 @@ from contracts.explicit_rooms import AUTO_KINDS, Authorize
 from contracts.rooms import Room
 from services.gateway.commands import ask, post_to_room
 from services.gateway.envelope import Ack, ok
+from services.gateway.fanout import Fanout
 from services.gateway.handlers.context import Context
 from services.gateway.sessions import Session, scoped
 
@@ -44,33 +45,50 @@ async def room_join(gw: Context, s: Session, data: Any) -> Ack:
     )
     reply = await ask(gw, endpoints.ROOM_AUTHORIZE, authorize)
     name = reply.room or payload.room
-    subject = Room.explicit(tenant, name).subject
-    if subject not in s.subjects:
-        # the socket may have closed, or joined the room, while this join was in flight
-        await gw.fanout.join(s.sid, s.namespace, [subject])
-        if gw.sessions.get(s.sid) is not s:
-            await gw.fanout.leave(s.sid, s.namespace, [subject])
-        elif subject in s.subjects:
-            await gw.fanout.forget(subject)
-        else:
-            s.subjects.add(subject)
-    if subject in s.subjects:
-        s.joined[(tenant, payload.room)] = s.joined[(tenant, name)] = subject
+    await enter(gw.fanout, gw.sessions, s, tenant, payload.room, name)
     return ok(room=name, role=reply.role)
 
 
 async def room_leave(gw: Context, s: Session, data: Any) -> Ack:
     """`room:leave`: `{room}` (`/manage`: with `tenant`) → `{ok, room}`; membership stays."""
     payload, tenant = scoped(s, data, RoomIn, ManageRoomIn)
-    name = _explicit(payload.room)
+    await leave(gw.fanout, s, tenant, _explicit(payload.room))
+    return ok(room=payload.room)
+
+
+async def enter(
+    fanout: Fanout, sessions: dict[str, Session], s: Session, tenant: str, asked: str, name: str
+) -> bool:
+    """Put `s` in the explicit room `name` (canonical), asked for as `asked`.
+
+    Used by `room:join` and by recovery, after the rooms service allowed it. Returns
+    False when the socket closed while this was in flight (nothing is left behind).
+    """
+    subject = Room.explicit(tenant, name).subject
+    if subject not in s.subjects:
+        # the socket may have closed, or joined the room, while this join was in flight
+        await fanout.join(s.sid, s.namespace, [subject])
+        if sessions.get(s.sid) is not s:
+            await fanout.leave(s.sid, s.namespace, [subject])
+        elif subject in s.subjects:
+            await fanout.forget(subject)
+        else:
+            s.subjects.add(subject)
+    if subject in s.subjects:
+        s.joined[(tenant, asked)] = s.joined[(tenant, name)] = subject
+        return True
+    return False
+
+
+async def leave(fanout: Fanout, s: Session, tenant: str, name: str) -> None:
+    """Take `s` out of the explicit room it joined as `name`; membership is unchanged."""
     # a room joined by another of its names (its slug) is left by either name
     subject = s.joined.get((tenant, name)) or Room.explicit(tenant, name).subject
     for key in [k for k, v in s.joined.items() if v == subject]:
         del s.joined[key]
     if subject in s.subjects:
         s.subjects.discard(subject)
-        await gw.fanout.leave(s.sid, s.namespace, [subject])
-    return ok(room=payload.room)
+        await fanout.leave(s.sid, s.namespace, [subject])
 
 
 async def room_send(gw: Context, s: Session, data: Any) -> Ack:
