@@ -18,7 +18,7 @@ from services.rooms.domain.roles import (
     grant,
     membership_action,
 )
-from services.rooms.ports import NewRoom, Revocations, RoomQuery, RoomStore
+from services.rooms.ports import NewRoom, Revocations, RoomAccess, RoomQuery, RoomStore
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _MAX_ID = 2**63 - 1
@@ -238,21 +238,23 @@ class ExplicitRooms:
 
     # access for the gateway --------------------------------------------------------
 
-    async def authorize(self, cmd: x.Authorize) -> tuple[x.RoomView, str]:
-        """The room named `cmd.name` and what grants the caller access to it."""
+    async def authorize(self, cmd: x.Authorize) -> tuple[RoomAccess, str]:
+        """The room named `cmd.name` and what grants the caller access to it.
+
+        One read of the store (`RoomStore.access`): this runs for every `room:send`.
+        """
         x.check_tenant(cmd.identity, cmd.tenant, via_manage=cmd.via_manage)
         kind, _, rid = cmd.name.partition(":")
         if not kind or not rid:
             raise ServiceError(ErrorCode.INVALID, "a room name is {kind}:{id}")
         if kind in x.AUTO_KINDS:
             raise ServiceError(ErrorCode.FORBIDDEN, "automatic rooms are joined by the server")
-        if kind == x.ROOM_KIND:
-            room = await self._store.find_room(cmd.tenant, slug=rid) if _SLUG.match(rid) else None
-        else:
-            room = await self._store.find_primary(cmd.tenant, kind, rid)
+        if kind == x.ROOM_KIND and not _SLUG.match(rid):
+            raise _not_found()
+        room = await self._store.access(cmd.tenant, kind, rid, cmd.identity.user_id)
         if room is None:
             raise _not_found()
-        actor = await self._actor(cmd, room)
+        actor = actor_of(cmd.identity.role, room.role)
         check(actor, Action.POST if cmd.post else Action.READ, room.status, room.visibility)
         return room, grant(actor)
 

@@ -107,6 +107,19 @@ class NewRoom:
 
 
 @dataclass(frozen=True, slots=True)
+class RoomAccess:
+    """What deciding access to a room needs, read in one statement (`RoomStore.access`)."""
+
+    id: int
+    room: str
+    """The canonical name: `{entityType}:{entityId}` of the primary link, else `room:{slug}`."""
+    status: RoomStatus
+    visibility: Visibility
+    role: MemberRole | None
+    """The asking user's role in the room, None when not a member."""
+
+
+@dataclass(frozen=True, slots=True)
 class RoomQuery:
     """Which rooms of a tenant `RoomStore.list_rooms` returns, in id order."""
 
@@ -146,6 +159,14 @@ class RoomStore(Protocol):
 
     async def find_primary(self, tenant: str, entity_type: str, entity_id: str) -> RoomView | None:
         """The primary room of an entity, or None."""
+        ...
+
+    async def access(self, tenant: str, kind: str, key: str, user_id: str) -> RoomAccess | None:
+        """The room `{kind}:{key}` (a slug for kind `room`, else the primary room of
+        that entity) with `user_id`'s role in it, in one read; None if there is none.
+
+        The hot path of `room:send` and `room:join`: one statement, no transaction.
+        """
         ...
 
     async def list_rooms(self, tenant: str, query: RoomQuery) -> list[RoomView]:

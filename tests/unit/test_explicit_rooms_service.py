@@ -11,7 +11,7 @@ from contracts.errors import ErrorCode, ServiceError
 from contracts.identity import Identity
 from contracts.messages import LeftReason
 from services.rooms.explicit import ExplicitRooms
-from services.rooms.ports import NewRoom, RoomQuery
+from services.rooms.ports import NewRoom, RoomAccess, RoomQuery
 
 NOW = "2026-01-01T00:00:00+00:00"
 
@@ -80,6 +80,18 @@ class MemoryRooms:
 
     async def find_primary(self, tenant: str, entity_type: str, entity_id: str) -> None:
         return None
+
+    async def access(self, tenant: str, kind: str, key: str, user_id: str) -> RoomAccess | None:
+        room = await self.find_room(tenant, slug=key) if kind == x.ROOM_KIND else None
+        if room is None:
+            return None
+        return RoomAccess(
+            id=room.id,
+            room=room.room,
+            status=room.status,
+            visibility=room.visibility,
+            role=self.members.get((room.id, user_id)),
+        )
 
     async def list_members(
         self, tenant: str, room_id: int, after: str | None, limit: int

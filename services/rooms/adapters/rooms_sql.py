@@ -14,7 +14,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.errors import ErrorCode, ServiceError
-from contracts.explicit_rooms import EntityLink, MemberRole, MemberView, RoomStatus, RoomView
+from contracts.explicit_rooms import (
+    ROOM_KIND,
+    EntityLink,
+    MemberRole,
+    MemberView,
+    RoomStatus,
+    RoomView,
+    Visibility,
+)
 from services.rooms.adapters.room_tables import (
     load_views,
     member_view,
@@ -24,7 +32,7 @@ from services.rooms.adapters.room_tables import (
     rooms,
 )
 from services.rooms.adapters.sql import known_member
-from services.rooms.ports import NewRoom, RoomQuery
+from services.rooms.ports import NewRoom, RoomAccess, RoomQuery
 
 T = TypeVar("T")
 
@@ -42,6 +50,55 @@ class SqlRoomStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._single = engine.execution_options(isolation_level="AUTOCOMMIT")
+        """For one-statement reads: no BEGIN/ROLLBACK round trips around them."""
+
+    async def access(self, tenant: str, kind: str, key: str, user_id: str) -> RoomAccess | None:
+        primary = room_entities.alias("primary_link")
+        member = room_members.alias("caller")
+        joined = rooms.outerjoin(
+            primary, sa.and_(primary.c.room_id == rooms.c.id, primary.c.is_primary)
+        ).outerjoin(member, sa.and_(member.c.room_id == rooms.c.id, member.c.user_id == user_id))
+        named = (
+            rooms.c.slug == key
+            if kind == ROOM_KIND
+            else sa.and_(
+                primary.c.tenant_id == tenant,
+                primary.c.entity_type == kind,
+                primary.c.entity_id == key,
+            )
+        )
+        stmt = (
+            sa.select(
+                rooms.c.id,
+                rooms.c.slug,
+                rooms.c.status,
+                rooms.c.visibility,
+                primary.c.entity_type,
+                primary.c.entity_id,
+                member.c.role,
+            )
+            .select_from(joined)
+            .where(rooms.c.tenant_id == tenant, named)
+            .limit(1)
+        )
+        try:
+            async with self._single.connect() as conn:
+                row = (await conn.execute(stmt)).first()
+        except _ERRORS as exc:
+            raise _unavailable(exc) from exc
+        if row is None:
+            return None
+        canonical = (
+            f"{row.entity_type}:{row.entity_id}" if row.entity_type else f"{ROOM_KIND}:{row.slug}"
+        )
+        return RoomAccess(
+            id=row.id,
+            room=canonical,
+            status=RoomStatus(row.status),
+            visibility=Visibility(row.visibility),
+            role=MemberRole(row.role) if row.role is not None else None,
+        )
 
     async def create_room(self, tenant: str, room: NewRoom, admin: str | None) -> RoomView:
         insert = (
