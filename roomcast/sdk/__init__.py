@@ -1,0 +1,1 @@
+"""For other backend services: publish to roomcast over NATS (`Publisher`)."""

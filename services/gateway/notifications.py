@@ -1,0 +1,109 @@
+"""`notification:count` sent by the gateway: on connect, and after `notification:new`.
+
+A count is per user, but a notification to a tenant or a role is one delivery for all
+of them. Rather than the publisher computing a count for every user of a big tenant
+(most of them offline), each gateway that delivered `notification:new` asks the
+persistence service for the counts of the users it hosts in that room (in batches of
+`MAX_COUNT_VIEWERS`) and sends each of their sockets here its own. The cost is one
+count per connected user of the target, spread over the gateways hosting them; the
+counts are computed from stored state after the notification was committed, so they
+include it.
+
+Counts are hints for a badge: when one cannot be computed (persistence unavailable)
+it is logged and skipped, and the next change or reconnect sends a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from nats.aio.client import Client as NATS
+
+from contracts import delivery, endpoints
+from contracts.errors import ServiceError
+from contracts.identity import Identity
+from contracts.notifications import (
+    COUNT_EVENT,
+    MAX_COUNT_VIEWERS,
+    NEW_EVENT,
+    CountNotifications,
+)
+from roomcast.platform import bus
+from services.gateway.sessions import Session
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[Session, int], Awaitable[None]]
+"""Sends `{unread}` to one session."""
+
+
+class NotificationCounts:
+    """Sends `notification:count` to local sockets.
+
+    Args:
+        nc: the gateway's NATS connection.
+        sessions: the gateway's live sessions by sid.
+        emit: sends `{unread}` to one session.
+        wait: seconds to wait for the persistence service.
+    """
+
+    def __init__(
+        self,
+        nc: NATS,
+        sessions: dict[str, Session],
+        emit: Emit,
+        wait: float,
+    ) -> None:
+        self._nc = nc
+        self._sessions = sessions
+        self._emit = emit
+        self._wait = wait
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def connected(self, s: Session) -> None:
+        """Send a newly connected socket its count (in the background)."""
+        self._spawn([s])
+
+    def delivered(self, subject: str, item: delivery.Delivery) -> None:
+        """After a delivery: a `notification:new` changed the counts of its room's users."""
+        if item.event != NEW_EVENT:
+            return
+        hosted = [s for s in self._sessions.values() if subject in s.subjects]
+        if hosted:
+            self._spawn(hosted)
+
+    async def settle(self) -> None:
+        """Wait for the counts being sent (tests, shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _spawn(self, sessions: Sequence[Session]) -> None:
+        task = asyncio.get_running_loop().create_task(self._send(sessions))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, sessions: Sequence[Session]) -> None:
+        by_user: dict[tuple[str, str, str], list[Session]] = {}
+        people: dict[tuple[str, str, str], Identity] = {}
+        for s in sessions:
+            key = (s.identity.tenant, s.identity.user_id, s.identity.role)
+            by_user.setdefault(key, []).append(s)
+            people[key] = s.identity
+        keys = list(by_user)
+        for start in range(0, len(keys), MAX_COUNT_VIEWERS):
+            batch = keys[start : start + MAX_COUNT_VIEWERS]
+            query = CountNotifications(viewers=[people[k] for k in batch])
+            try:
+                reply = await bus.request(
+                    self._nc, endpoints.NOTIFICATION_COUNTS, query, wait=self._wait
+                )
+                counts = reply.checked().unread
+            except ServiceError as exc:
+                log.warning("%s not sent to %d users: %s", COUNT_EVENT, len(batch), exc.message)
+                continue
+            for key, unread in zip(batch, counts, strict=False):
+                for s in by_user[key]:
+                    if self._sessions.get(s.sid) is s:
+                        await self._emit(s, unread)

@@ -1,0 +1,157 @@
+"""Notification use cases: publish, list, mark, count; against ports only.
+
+Durability: `notify` answers after the store committed the row. Delivery to sockets
+follows the commit and is best effort (a user whose socket missed `notification:new`
+still finds the notification in `notification:list` and the count).
+
+The unread count is never kept as a counter: it is computed from the same rows as the
+list (notifications the user sees, not expired, above their read-all cursor, without a
+read or dismissed state), so it cannot drift from them. Gateways ask for the counts of
+the users they host after delivering `notification:new` (`counts`), which costs one
+count per connected user of the target, not one per user of the tenant.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from contracts import subjects
+from contracts.errors import ErrorCode, ServiceError
+from contracts.identity import Identity
+from contracts.notifications import (
+    COUNT_EVENT,
+    NEW_EVENT,
+    AppEvent,
+    ListNotifications,
+    MarkNotifications,
+    Notification,
+    NotificationCount,
+    Notify,
+    Status,
+)
+from services.persistence.notifications.audience import delivery_subject, seen_by, stored_under
+from services.persistence.notifications.ports import (
+    Deliveries,
+    NewNotification,
+    NotFound,
+    NotificationStore,
+    Viewer,
+)
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], int]
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
+
+
+def viewer(who: Identity) -> Viewer:
+    """The inbox of `who`."""
+    return Viewer(who.tenant, who.user_id, seen_by(who))
+
+
+class NotificationService:
+    """Publishes notifications and app events; serves users' inboxes."""
+
+    def __init__(
+        self, store: NotificationStore, deliveries: Deliveries, clock: Clock = now_ms
+    ) -> None:
+        self._store = store
+        self._deliveries = deliveries
+        self._clock = clock
+
+    async def notify(self, command: Notify) -> tuple[str, int]:
+        """Store a notification once and deliver it; returns `(id, ts)`.
+
+        Raises:
+            ServiceError: `INVALID` with the reason (expired already, room target).
+        """
+        now = self._clock()
+        if command.expires_at is not None and command.expires_at <= now:
+            raise ServiceError(ErrorCode.INVALID, "expiresAt is not in the future")
+        key = stored_under(command.target)
+        stored = await self._store.insert(
+            NewNotification(
+                key=key,
+                event=command.event,
+                title=command.title,
+                body=command.body,
+                data=command.data,
+                priority=str(command.priority),
+                ts=now,
+                expires_at=command.expires_at,
+                idempotency_key=command.idempotency_key,
+            )
+        )
+        if stored.created:
+            new = Notification(
+                id=stored.id,
+                event=command.event,
+                title=command.title,
+                body=command.body,
+                data=command.data,
+                priority=command.priority,
+                ts=stored.ts,
+                status=Status.UNREAD,
+                expires_at=command.expires_at,
+            )
+            await self._deliver(
+                delivery_subject(command.target),
+                NEW_EVENT,
+                new.model_dump(mode="json", by_alias=True, exclude_none=True),
+            )
+        return stored.id, stored.ts
+
+    async def publish(self, event: AppEvent) -> int:
+        """Deliver an app event to its target's sockets; returns its `ts`."""
+        await self._deliver(delivery_subject(event.target), event.event, event.data, strict=True)
+        return self._clock()
+
+    async def page(self, query: ListNotifications) -> tuple[list[Notification], int]:
+        """One page of a user's notifications and their unread count."""
+        who, now = viewer(query.viewer), self._clock()
+        items = await self._store.page(who, query.status, query.before, query.limit, now)
+        return items, await self._store.unread(who, now)
+
+    async def mark(self, command: MarkNotifications) -> int:
+        """Mark notifications of one user; tells every socket of the user the new count.
+
+        Raises:
+            ServiceError: `NOT_FOUND` naming ids the user does not see (nothing changed).
+        """
+        who, now = viewer(command.viewer), self._clock()
+        if command.all:
+            await self._store.read_all(who)
+        else:
+            try:
+                await self._store.mark(who, command.action, command.ids, now)
+            except NotFound as exc:
+                shown = ", ".join(exc.ids[:5])
+                raise ServiceError(
+                    ErrorCode.NOT_FOUND, f"no such notification for you: {shown}"
+                ) from None
+        unread = await self._store.unread(who, self._clock())
+        count = NotificationCount(unread=unread).model_dump(mode="json", by_alias=True)
+        await self._deliver(subjects.deliver_user(who.tenant, who.user_id), COUNT_EVENT, count)
+        return unread
+
+    async def counts(self, viewers: Sequence[Identity]) -> list[int]:
+        """The unread count of each of `viewers`, in order."""
+        now = self._clock()
+        return [await self._store.unread(viewer(who), now) for who in viewers]
+
+    async def _deliver(
+        self, subject: str, event: str, data: Mapping[str, Any], *, strict: bool = False
+    ) -> None:
+        try:
+            await self._deliveries.send(subject, event, data)
+        except Exception as exc:
+            if strict:
+                raise ServiceError(ErrorCode.UNAVAILABLE, "the message bus is unreachable") from exc
+            log.warning("%s not delivered to %s", event, subject, exc_info=True)
