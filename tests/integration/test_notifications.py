@@ -7,6 +7,9 @@ server; publications go through `roomcast.sdk.Publisher` as a backend service wo
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -298,3 +301,54 @@ async def test_app_events_reach_the_target_and_protocol_names_are_refused(
         with pytest.raises(ServiceError) as refused:
             await pub.publish(Target.of_tenant(t), name, {})
         assert refused.value.code == "INVALID" and "protocol" in refused.value.message
+
+
+def roomcast(stack: Gateways, *args: str) -> subprocess.CompletedProcess[str]:
+    """`roomcast ARGS` as a user runs it, pointed at the stack's NATS."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROOMCAST_")}
+    env["ROOMCAST_NATS_URL"] = stack.nats_url
+    return subprocess.run(
+        [sys.executable, "-m", "roomcast.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_the_cli_notifies_and_publishes_and_exits_non_zero_with_the_reason(
+    stack: Gateways, clients: list[Client]
+) -> None:
+    t = unique("lms")
+    bob = await connect(stack.gw1.url, token("bob", t))
+    clients.append(bob)
+    done = await asyncio.to_thread(
+        roomcast, stack, "notify", "--tenant", t, "--user", "bob", "--title", "From the CLI",
+        "--data", '{"courseId": 42}', "--priority", "urgent",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    sent_id = done.stdout.strip()
+    new = await bob.wait_for("notification:new", lambda n: n["id"] == sent_id)
+    assert new["title"] == "From the CLI" and new["data"] == {"courseId": 42}
+    assert new["priority"] == "urgent"
+
+    done = await asyncio.to_thread(
+        roomcast, stack, "publish", "--tenant", t, "--all", "--event", "course:updated",
+        "--data", '{"id": 7}',
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert await bob.wait_for("course:updated") == {"id": 7}
+
+    refusals = [
+        (("publish", "--tenant", t, "--all", "--event", "chat:message"), "protocol"),
+        (("notify", "--tenant", t, "--room", "room:lobby", "--title", "x"), "room"),
+        (("notify", "--tenant", t, "--all"), "needs a `title`"),
+        (("notify", "--tenant", t, "--all", "--title", "x", "--data", "[1]"), "JSON object"),
+        (("notify", "--user", "bob", "--title", "x"), "--tenant is required"),
+        (("notify", "--tenant", t, "--all", "--title", "x", "--priority", "meh"), "priority"),
+    ]
+    for args, reason in refusals:
+        done = await asyncio.to_thread(roomcast, stack, *args)
+        assert done.returncode == 1, (args, done.stdout, done.stderr)
+        assert reason in done.stderr and done.stdout == "", (args, done.stderr)
