@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from nats.aio.client import Client as NATS
@@ -34,6 +35,9 @@ from roomcast.platform import bus
 from services.gateway.sessions import Session
 
 log = logging.getLogger(__name__)
+
+WARN_EVERY_S = 60.0
+"""While counts cannot be computed (no persistence service), one warning per minute."""
 
 Emit = Callable[[Session, int], Awaitable[None]]
 """Sends `{unread}` to one session."""
@@ -61,6 +65,7 @@ class NotificationCounts:
         self._emit = emit
         self._wait = wait
         self._tasks: set[asyncio.Task[None]] = set()
+        self._warned_at = -WARN_EVERY_S
 
     def connected(self, s: Session) -> None:
         """Send a newly connected socket its count (in the background)."""
@@ -73,6 +78,14 @@ class NotificationCounts:
         hosted = [s for s in self._sessions.values() if subject in s.subjects]
         if hosted:
             self._spawn(hosted)
+
+    def _not_sent(self, users: int, why: str) -> None:
+        """Log a failure as a warning at most once per `WARN_EVERY_S`, else at debug."""
+        now = time.monotonic()
+        level = logging.DEBUG
+        if now - self._warned_at >= WARN_EVERY_S:
+            self._warned_at, level = now, logging.WARNING
+        log.log(level, "%s not sent to %d users: %s", COUNT_EVENT, users, why)
 
     async def settle(self) -> None:
         """Wait for the counts being sent (tests, shutdown)."""
@@ -101,7 +114,7 @@ class NotificationCounts:
                 )
                 counts = reply.checked().unread
             except ServiceError as exc:
-                log.warning("%s not sent to %d users: %s", COUNT_EVENT, len(batch), exc.message)
+                self._not_sent(len(batch), exc.message)
                 continue
             for key, unread in zip(batch, counts, strict=False):
                 for s in by_user[key]:
