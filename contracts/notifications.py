@@ -36,8 +36,10 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from contracts.client import check_room_name, room_kind
 from contracts.errors import Reply
-from contracts.identity import NO_CONTROL, Identity, RoleName, TenantId, UserId
+from contracts.explicit_rooms import AUTO_KINDS
+from contracts.identity import MAX_ROOM_ID, Identity, RoleName, TenantId, UserId
 
 NEW_EVENT = "notification:new"
 COUNT_EVENT = "notification:count"
@@ -162,11 +164,20 @@ class Target(_Wire):
     )
     room: str | None = Field(
         default=None,
-        max_length=257,
-        pattern=NO_CONTROL,
+        max_length=MAX_ROOM_ID * 2 + 1,
         description="Explicit room name (`room:{slug}`, `{entityType}:{entityId}`); kind "
         "`room` only.",
     )
+
+    @field_validator("room")
+    @classmethod
+    def _explicit_room(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        check_room_name(value)
+        if room_kind(value) in AUTO_KINDS:
+            raise ValueError("an automatic room is not a room target: use its target kind")
+        return value
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> Target:

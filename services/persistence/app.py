@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 STATS_EVERY_S = 30.0
 
+PUBLISHER = "roomcast:publisher"
+"""The identity the platform asks the rooms service with for a backend's app event."""
+
 
 def make_engine(settings: PersistenceSettings) -> AsyncEngine:
     """The SQLAlchemy engine: one connection per in-flight batch plus readers.
@@ -106,9 +109,23 @@ async def serve(settings: PersistenceSettings) -> None:
         )
         handlers = ReadHandlers(nc, service, settings.history_workers, settings.recover_chunk_bytes)
         await handlers.start()
+
+        async def room_name(tenant: str, room: str) -> str:
+            # the platform acts for the publisher: any room of the tenant, by any name
+            ask = Authorize(
+                identity=Identity(tenant=tenant, user_id=PUBLISHER, role=SUPER_ADMIN),
+                tenant=tenant,
+                via_manage=True,
+                name=room,
+            )
+            reply = (await bus.request(nc, endpoints.ROOM_AUTHORIZE, ask)).checked()
+            return reply.room or room
+
         notifications = NotificationHandlers(
             nc,
-            NotificationService(SqlNotificationStore(engine), NatsDeliveries(nc)),
+            NotificationService(
+                SqlNotificationStore(engine), NatsDeliveries(nc), room_name=room_name
+            ),
             settings.history_workers,
         )
         await notifications.start()

@@ -21,7 +21,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from contracts import endpoints
 from contracts.errors import ServiceError
+from contracts.explicit_rooms import CreateRoom
+from contracts.identity import Identity
 from contracts.notifications import NotifyReply, Target
+from roomcast.platform import bus
 from roomcast.sdk.publisher import Publisher
 from tests.clients import Client, connect, token, unique
 from tests.persistence_support import Gateways, gateway_stack
@@ -352,3 +355,24 @@ async def test_the_cli_notifies_and_publishes_and_exits_non_zero_with_the_reason
         done = await asyncio.to_thread(roomcast, stack, *args)
         assert done.returncode == 1, (args, done.stdout, done.stderr)
         assert reason in done.stderr and done.stdout == "", (args, done.stderr)
+
+
+async def test_app_events_to_a_room_reach_its_joined_sockets_by_any_of_its_names(
+    stack: Gateways, pub: Publisher, clients: list[Client]
+) -> None:
+    t = unique("lms")
+    admin = Identity(tenant=t, user_id="ada", role="admin")
+    create = CreateRoom(identity=admin, tenant=t, name="Lobby", slug="lobby", visibility="public")
+    assert (await bus.request(pub._nc, endpoints.ROOM_CREATE, create)).ok
+    joined = await connect(stack.gw1.url, token("bob", t))
+    outside = await connect(stack.gw2.url, token("carol", t))
+    clients += [joined, outside]
+    assert (await joined.call("room:join", {"room": "room:lobby"}))["ok"]
+
+    await pub.publish(Target.of_room(t, "room:lobby"), "lobby:poll", {"q": "lunch?"})
+    assert await joined.wait_for("lobby:poll") == {"q": "lunch?"}
+    with pytest.raises(ServiceError) as refused:
+        await pub.publish(Target.of_room(t, "room:nowhere"), "lobby:poll", {})
+    assert refused.value.code == "NOT_FOUND"
+    await asyncio.sleep(0.3)
+    assert outside.received("lobby:poll") == []

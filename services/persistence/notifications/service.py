@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from contracts import subjects
@@ -31,6 +31,8 @@ from contracts.notifications import (
     NotificationCount,
     Notify,
     Status,
+    Target,
+    TargetKind,
 )
 from services.persistence.notifications.audience import delivery_subject, seen_by, stored_under
 from services.persistence.notifications.ports import (
@@ -44,6 +46,14 @@ from services.persistence.notifications.ports import (
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], int]
+
+RoomName = Callable[[str, str], Awaitable[str]]
+"""`(tenant, room name)` → the explicit room's canonical name (asked of the rooms
+service); raises `ServiceError` `NOT_FOUND` for a room that does not exist."""
+
+
+async def _as_given(tenant: str, room: str) -> str:
+    return room
 
 
 def now_ms() -> int:
@@ -60,11 +70,16 @@ class NotificationService:
     """Publishes notifications and app events; serves users' inboxes."""
 
     def __init__(
-        self, store: NotificationStore, deliveries: Deliveries, clock: Clock = now_ms
+        self,
+        store: NotificationStore,
+        deliveries: Deliveries,
+        clock: Clock = now_ms,
+        room_name: RoomName = _as_given,
     ) -> None:
         self._store = store
         self._deliveries = deliveries
         self._clock = clock
+        self._room_name = room_name
 
     async def notify(self, command: Notify) -> tuple[str, int]:
         """Store a notification once and deliver it; returns `(id, ts)`.
@@ -109,8 +124,21 @@ class NotificationService:
         return stored.id, stored.ts
 
     async def publish(self, event: AppEvent) -> int:
-        """Deliver an app event to its target's sockets; returns its `ts`."""
-        await self._deliver(delivery_subject(event.target), event.event, event.data, strict=True)
+        """Deliver an app event to its target's sockets; returns its `ts`.
+
+        A room is named as clients name it (`room:{slug}` or `{entityType}:{entityId}`);
+        the event goes to the sockets that joined it by any of its names.
+
+        Raises:
+            ServiceError: `NOT_FOUND` for a room that does not exist; `UNAVAILABLE`.
+        """
+        target = event.target
+        if target.kind is TargetKind.ROOM:
+            assert target.tenant is not None
+            assert target.room is not None
+            name = await self._room_name(target.tenant, target.room)
+            target = Target.of_room(target.tenant, name)
+        await self._deliver(delivery_subject(target), event.event, event.data, strict=True)
         return self._clock()
 
     async def page(self, query: ListNotifications) -> tuple[list[Notification], int]:
