@@ -413,8 +413,9 @@ NOTIFY = _notifications_command(
     "Store a notification once for its whole target and deliver `notification:new` to "
     "the target's sockets. The reply `{ok, id, ts}` comes after PostgreSQL committed it; "
     "a repeated `idempotencyKey` of the tenant answers the first id and delivers nothing. "
-    "Invalid publications are refused `INVALID` with the reason; room targets are refused "
-    "in this release.",
+    "Invalid publications are refused `INVALID` with the reason, an unknown room `NOT_FOUND`. "
+    "A room's notification is seen by the users who may read the room (the rooms service "
+    "says who).",
 )
 """A notification from a backend service (seed 002's `sendNotificationToUser`, ...)."""
 
@@ -436,7 +437,8 @@ NOTIFICATION_LIST = _notifications_command(
     NotificationPage,
     ("gateway",),
     "One page of the notifications a user sees (their own, their tenant's, their role's, "
-    "their platform role's), newest first, with their unread count (`notification:list`).",
+    "their platform role's, those of the rooms they may read), newest first, with their "
+    "unread count (`notification:list`).",
 )
 """`notification:list`: gateway → persistence."""
 

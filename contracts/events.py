@@ -338,7 +338,8 @@ SERVER_EVENTS: tuple[ServerEvent, ...] = (
         "notification:new",
         "A notification published to a target the user is in (their own, their tenant, "
         "their role in it, their tenant's admins, their platform role), to every socket "
-        "of every such user on every gateway; `status` is `unread`.",
+        "of every such user on every gateway, and for a room to the sockets that joined "
+        "it; `status` is `unread`.",
         Notification,
     ),
     ServerEvent(

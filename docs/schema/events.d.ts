@@ -494,7 +494,7 @@ export interface ServerToClientEvents {
   "room:message": (payload: RoomMessage) => void;
   /** The server took this socket out of an explicit room it had joined: its membership ended (`removed`), or the room was archived or deleted. Nothing more of the room reaches the socket. */
   "room:left": (payload: RoomLeft) => void;
-  /** A notification published to a target the user is in (their own, their tenant, their role in it, their tenant's admins, their platform role), to every socket of every such user on every gateway; `status` is `unread`. */
+  /** A notification published to a target the user is in (their own, their tenant, their role in it, their tenant's admins, their platform role), to every socket of every such user on every gateway, and for a room to the sockets that joined it; `status` is `unread`. */
   "notification:new": (payload: Notification) => void;
   /** The user's unread count: to each socket on connect, to every socket of the user after a read or dismiss, and after a `notification:new` reached them. */
   "notification:count": (payload: NotificationCount) => void;

@@ -161,6 +161,11 @@ class Publisher:
         """`notify` the users of one role in every tenant."""
         return await self.notify(Target.platform_role(role), **fields)
 
+    async def notify_room(self, tenant: str, room: str, **fields: Any) -> Published:
+        """`notify` the users who may read an explicit room (`room:{slug}`,
+        `{entityType}:{entityId}`); the sockets that joined it get it live."""
+        return await self.notify(Target.of_room(tenant, room), **fields)
+
     # app events ---------------------------------------------------------------------
 
     async def publish(self, target: Target, event: str, data: dict[str, Any] | None = None) -> int:

@@ -31,6 +31,7 @@ from services.persistence.adapters.sql import SqlMessageStore
 from services.persistence.handlers import ReadHandlers
 from services.persistence.notifications.deliveries import NatsDeliveries
 from services.persistence.notifications.handlers import NotificationHandlers
+from services.persistence.notifications.rooms import NatsRoomDirectory
 from services.persistence.notifications.service import NotificationService
 from services.persistence.notifications.sql import SqlNotificationStore
 from services.persistence.service import PersistenceService
@@ -40,9 +41,6 @@ from services.persistence.writer import Writer
 log = logging.getLogger(__name__)
 
 STATS_EVERY_S = 30.0
-
-PUBLISHER = "roomcast:publisher"
-"""The identity the platform asks the rooms service with for a backend's app event."""
 
 
 def make_engine(settings: PersistenceSettings) -> AsyncEngine:
@@ -110,21 +108,13 @@ async def serve(settings: PersistenceSettings) -> None:
         handlers = ReadHandlers(nc, service, settings.history_workers, settings.recover_chunk_bytes)
         await handlers.start()
 
-        async def room_name(tenant: str, room: str) -> str:
-            # the platform acts for the publisher: any room of the tenant, by any name
-            ask = Authorize(
-                identity=Identity(tenant=tenant, user_id=PUBLISHER, role=SUPER_ADMIN),
-                tenant=tenant,
-                via_manage=True,
-                name=room,
-            )
-            reply = (await bus.request(nc, endpoints.ROOM_AUTHORIZE, ask)).checked()
-            return reply.room or room
-
         notifications = NotificationHandlers(
             nc,
             NotificationService(
-                SqlNotificationStore(engine), NatsDeliveries(nc), room_name=room_name
+                SqlNotificationStore(engine),
+                NatsDeliveries(nc),
+                # within the caller's wait for the reply
+                NatsRoomDirectory(nc, endpoints.REQUEST_TIMEOUT / 2),
             ),
             settings.history_workers,
         )

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from contracts import endpoints
 from contracts.errors import ServiceError
-from contracts.explicit_rooms import CreateRoom
+from contracts.explicit_rooms import AddMember, CreateRoom
 from contracts.identity import Identity
 from contracts.notifications import NotifyReply, Target
 from roomcast.platform import bus
@@ -264,7 +264,7 @@ async def test_an_idempotency_key_gives_one_notification_and_one_delivery(
         ({"tenantId": "t", "title": "x", "priority": "meh"}, "priority"),
         ({"tenantId": "t", "title": "x", "type": "chat:message"}, "protocol"),
         ({"tenantId": "t", "title": "x", "expiresAt": 1000}, "not in the future"),
-        ({"target": {"kind": "room", "tenant": "t", "room": "room:x"}, "title": "x"}, "room"),
+        ({"target": {"kind": "room", "tenant": "t", "room": "user:x"}, "title": "x"}, "automatic"),
         ({"title": "x"}, "target"),
     ],
 )
@@ -345,7 +345,7 @@ async def test_the_cli_notifies_and_publishes_and_exits_non_zero_with_the_reason
 
     refusals = [
         (("publish", "--tenant", t, "--all", "--event", "chat:message"), "protocol"),
-        (("notify", "--tenant", t, "--room", "room:lobby", "--title", "x"), "room"),
+        (("notify", "--tenant", t, "--room", "room:nowhere", "--title", "x"), "NOT_FOUND"),
         (("notify", "--tenant", t, "--all"), "needs a `title`"),
         (("notify", "--tenant", t, "--all", "--title", "x", "--data", "[1]"), "JSON object"),
         (("notify", "--user", "bob", "--title", "x"), "--tenant is required"),
@@ -376,3 +376,35 @@ async def test_app_events_to_a_room_reach_its_joined_sockets_by_any_of_its_names
     assert refused.value.code == "NOT_FOUND"
     await asyncio.sleep(0.3)
     assert outside.received("lobby:poll") == []
+
+
+async def test_a_room_notification_is_seen_by_those_who_may_read_the_room(
+    stack: Gateways, pub: Publisher, clients: list[Client]
+) -> None:
+    t = unique("lms")
+    ada = Identity(tenant=t, user_id="ada", role="admin")
+    for slug, visibility in (("staff", "private"), ("lobby", "public")):
+        create = CreateRoom(identity=ada, tenant=t, name=slug, slug=slug, visibility=visibility)
+        assert (await bus.request(pub._nc, endpoints.ROOM_CREATE, create)).ok
+    add = AddMember(identity=ada, tenant=t, room="staff", user_id="bob")
+    assert (await bus.request(pub._nc, endpoints.ROOM_MEMBER_ADD, add)).ok
+    bob = await connect(stack.gw1.url, token("bob", t))
+    carol = await connect(stack.gw2.url, token("carol", t))
+    clients += [bob, carol]
+    await count_is(carol, 0)
+    assert (await bob.call("room:join", {"room": "room:staff"}))["ok"]
+
+    staff = await pub.notify(Target.of_room(t, "room:staff"), title="staff meeting")
+    await bob.wait_for("notification:new", lambda n: n["id"] == staff.id)
+    await count_is(bob, 1)
+    assert [n["id"] for n in (await listed(bob))[0]] == [staff.id]
+    assert await listed(carol) == ([], 0)
+    refused = await carol.call("notification:read", {"id": staff.id})
+    assert refused["error"]["code"] == "NOT_FOUND"
+
+    lobby = await pub.notify(Target.of_room(t, "room:lobby"), title="open day")
+    items, unread = await listed(carol)
+    assert [n["id"] for n in items] == [lobby.id] and unread == 1
+    assert (await carol.call("notification:count", {})) == {"ok": True, "unread": 1}
+    assert (await bob.call("notification:read", {"all": True}))["unread"] == 0
+    assert carol.received("notification:new") == []

@@ -7,13 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.access import auto_rooms
-from contracts.errors import ServiceError
 from contracts.events import TENANT
 from contracts.identity import Identity
 from contracts.notifications import Target
 from services.persistence.notifications.audience import (
     PLATFORM,
     delivery_subject,
+    room_key,
     seen_by,
     stored_under,
 )
@@ -54,9 +54,13 @@ def test_stored_under(target: Target, key: tuple[str, str]) -> None:
     assert stored_under(target) == key
 
 
-def test_room_notifications_are_refused_with_the_reason() -> None:
-    with pytest.raises(ServiceError, match="room"):
+def test_room_notifications_are_keyed_by_room_id_and_seen_by_its_readers() -> None:
+    with pytest.raises(ValueError, match="room id"):
         stored_under(Target.of_room("acme", "course:42"))
+    bob = Identity(tenant="acme", user_id="bob", role="member")
+    assert room_key("acme", 7) in seen_by(bob, [3, 7])
+    assert room_key("acme", 7) not in seen_by(bob)
+    assert room_key("globex", 7) not in seen_by(bob, [7])
 
 
 def test_only_admins_see_the_admins_audience() -> None:

@@ -19,7 +19,13 @@ from contracts.notifications import (
     Notify,
     Target,
 )
-from services.persistence.notifications.ports import NewNotification, NotFound, Stored, Viewer
+from services.persistence.notifications.ports import (
+    NewNotification,
+    NotFound,
+    RoomRef,
+    Stored,
+    Viewer,
+)
 from services.persistence.notifications.service import NotificationService
 
 NOW = 1_800_000_000_000
@@ -63,6 +69,21 @@ class FakeStore:
     async def read_all(self, viewer: Viewer) -> None:
         self.read_all_by.append(viewer)
 
+    async def has_room_notifications(self, tenant: str, now: int) -> bool:
+        return any(row.key[1].startswith("room:") for row in self.rows)
+
+
+class FakeRooms:
+    """One room, `room:lobby` alias `course:42`, id 7, readable by bob."""
+
+    async def resolve(self, tenant: str, name: str) -> RoomRef:
+        if name not in ("room:lobby", "course:42"):
+            raise ServiceError(ErrorCode.NOT_FOUND, "no such room")
+        return RoomRef(7, "course:42")
+
+    async def readable(self, who: Identity) -> list[int]:
+        return [7] if who.user_id == "bob" else []
+
 
 class FakeDeliveries:
     def __init__(self) -> None:
@@ -75,7 +96,8 @@ class FakeDeliveries:
 @pytest.fixture
 def parts() -> tuple[NotificationService, FakeStore, FakeDeliveries]:
     store, deliveries = FakeStore(), FakeDeliveries()
-    return NotificationService(store, deliveries, clock=lambda: NOW), store, deliveries
+    service = NotificationService(store, deliveries, FakeRooms(), clock=lambda: NOW)
+    return service, store, deliveries
 
 
 async def test_a_notification_is_delivered_once_per_idempotency_key(
@@ -143,9 +165,21 @@ async def test_app_events_go_to_the_target_under_their_own_name(
     parts: tuple[NotificationService, FakeStore, FakeDeliveries],
 ) -> None:
     service, store, deliveries = parts
-    room = Target.of_room("acme", "course:42")
+    room = Target.of_room("acme", "room:lobby")
     assert await service.publish(AppEvent(target=room, event="course:updated", data={"a": 1}))
     assert deliveries.sent == [
         (subjects.deliver_room("acme", "course:42"), "course:updated", {"a": 1})
     ]
     assert store.rows == []
+
+
+async def test_a_room_notification_is_stored_under_the_room_id_and_sent_to_its_name(
+    parts: tuple[NotificationService, FakeStore, FakeDeliveries],
+) -> None:
+    service, store, deliveries = parts
+    await service.notify(Notify(target=Target.of_room("acme", "room:lobby"), title="x"))
+    assert store.rows[0].key == ("acme", "room:7")
+    assert deliveries.sent[0][0] == subjects.deliver_room("acme", "course:42")
+    with pytest.raises(ServiceError) as refused:
+        await service.notify(Notify(target=Target.of_room("acme", "room:none"), title="x"))
+    assert refused.value.code is ErrorCode.NOT_FOUND

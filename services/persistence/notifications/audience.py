@@ -11,17 +11,24 @@ the union of at most five key ranges, each an index range scan:
 | role R in tenant T | `(T, "role:R")` | users of T whose role is R |
 | admins of tenant T | `(T, "admins")` | users of T whose role is `admin` |
 | platform role R | `("", "platform:R")` | users of role R in every tenant |
+| explicit room with id N of tenant T | `(T, "room:N")` | users of T who may read the room |
 
 The same rule picks the delivery subject of `notification:new`: it is the automatic
 room the gateway put exactly those sockets in (`contracts.access.auto_rooms`). A user's
 role is the one in their token now, so a user whose role changed sees the notifications
 of their new role, as their sockets join their new role's room.
+
+A room's notifications are keyed by the room's numeric id, which no rename or entity
+link changes; who may read a room is the rooms service's answer (members, anyone of the
+tenant for a public room, tenant admins). They are delivered live to the sockets that
+joined the room, all of whom may read it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from contracts import subjects
-from contracts.errors import ErrorCode, ServiceError
 from contracts.identity import ADMIN, Identity
 from contracts.notifications import Target, TargetKind
 
@@ -30,13 +37,13 @@ PLATFORM = ""
 
 Key = tuple[str, str]
 
+ROOM_AUDIENCE = "room:"
+"""Audiences of room notifications start with this (`room_key`)."""
+
 
 def stored_under(target: Target) -> Key:
-    """The `(tenant_id, audience)` a notification to `target` is stored under.
-
-    Raises:
-        ServiceError: `INVALID` for a room target (not stored in this release).
-    """
+    """The `(tenant_id, audience)` a notification to `target` is stored under (a room
+    target's is `room_key`, from the room's id)."""
     kind = target.kind
     if kind is TargetKind.PLATFORM_ROLE:
         assert target.role is not None
@@ -50,20 +57,23 @@ def stored_under(target: Target) -> Key:
         return target.tenant, f"role:{target.role}"
     if kind is TargetKind.ADMINS:
         return target.tenant, "admins"
-    raise ServiceError(
-        ErrorCode.INVALID,
-        "notifications to a room are not supported yet; notify its members' tenant, role or "
-        "users, or publish an app event to the room",
-    )
+    raise ValueError("a room target is stored under its room id: use `room_key`")
 
 
-def seen_by(who: Identity) -> list[Key]:
-    """Every `(tenant_id, audience)` whose notifications `who` sees."""
+def room_key(tenant: str, room_id: int) -> Key:
+    """The `(tenant_id, audience)` of the notifications of explicit room `room_id`."""
+    return tenant, f"{ROOM_AUDIENCE}{room_id}"
+
+
+def seen_by(who: Identity, rooms: Sequence[int] = ()) -> list[Key]:
+    """Every `(tenant_id, audience)` whose notifications `who` sees, given the ids of the
+    explicit rooms of their tenant they may read."""
     t = who.tenant
     keys = [(t, f"user:{who.user_id}"), (t, "tenant"), (t, f"role:{who.role}")]
     if who.role == ADMIN:
         keys.append((t, "admins"))
     keys.append((PLATFORM, f"platform:{who.role}"))
+    keys += [room_key(t, room_id) for room_id in rooms]
     return keys
 
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from contracts.identity import Identity
 from contracts.notifications import ListFilter, MarkAction, Notification
 
 Key = tuple[str, str]
@@ -83,6 +84,38 @@ class NotificationStore(Protocol):
 
     async def read_all(self, viewer: Viewer) -> None:
         """Mark every notification the viewer sees now read."""
+        ...
+
+    async def has_room_notifications(self, tenant: str, now: int) -> bool:
+        """Whether a live notification to an explicit room of `tenant` is stored."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RoomRef:
+    """An explicit room: its numeric id (stable) and canonical name (its delivery room)."""
+
+    id: int
+    name: str
+
+
+class RoomDirectory(Protocol):
+    """The rooms service's answers about explicit rooms."""
+
+    async def resolve(self, tenant: str, name: str) -> RoomRef:
+        """The room `name` (any of its names) of `tenant`.
+
+        Raises:
+            ServiceError: `NOT_FOUND` when there is no such room; `UNAVAILABLE`.
+        """
+        ...
+
+    async def readable(self, who: Identity) -> list[int]:
+        """Ids of the rooms of `who`'s tenant that `who` may read (at most a bound).
+
+        Raises:
+            ServiceError: `UNAVAILABLE` when the rooms service does not answer.
+        """
         ...
 
 

@@ -9,13 +9,17 @@ list (notifications the user sees, not expired, above their read-all cursor, wit
 read or dismissed state), so it cannot drift from them. Gateways ask for the counts of
 the users they host after delivering `notification:new` (`counts`), which costs one
 count per connected user of the target, not one per user of the tenant.
+
+Which explicit rooms a user may read is the rooms service's answer; it is asked only
+for tenants that have live room notifications, so inboxes of tenants that never notify
+a room cost no call to it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from contracts import subjects
@@ -34,12 +38,20 @@ from contracts.notifications import (
     Target,
     TargetKind,
 )
-from services.persistence.notifications.audience import delivery_subject, seen_by, stored_under
+from services.persistence.notifications.audience import (
+    delivery_subject,
+    room_key,
+    seen_by,
+    stored_under,
+)
 from services.persistence.notifications.ports import (
     Deliveries,
+    Key,
     NewNotification,
     NotFound,
     NotificationStore,
+    RoomDirectory,
+    RoomRef,
     Viewer,
 )
 
@@ -47,23 +59,10 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], int]
 
-RoomName = Callable[[str, str], Awaitable[str]]
-"""`(tenant, room name)` → the explicit room's canonical name (asked of the rooms
-service); raises `ServiceError` `NOT_FOUND` for a room that does not exist."""
-
-
-async def _as_given(tenant: str, room: str) -> str:
-    return room
-
 
 def now_ms() -> int:
     """Milliseconds since the epoch."""
     return time.time_ns() // 1_000_000
-
-
-def viewer(who: Identity) -> Viewer:
-    """The inbox of `who`."""
-    return Viewer(who.tenant, who.user_id, seen_by(who))
 
 
 class NotificationService:
@@ -73,24 +72,25 @@ class NotificationService:
         self,
         store: NotificationStore,
         deliveries: Deliveries,
+        rooms: RoomDirectory,
         clock: Clock = now_ms,
-        room_name: RoomName = _as_given,
     ) -> None:
         self._store = store
         self._deliveries = deliveries
+        self._rooms = rooms
         self._clock = clock
-        self._room_name = room_name
 
     async def notify(self, command: Notify) -> tuple[str, int]:
         """Store a notification once and deliver it; returns `(id, ts)`.
 
         Raises:
-            ServiceError: `INVALID` with the reason (expired already, room target).
+            ServiceError: `INVALID` with the reason (expired already); `NOT_FOUND` for a
+                room that does not exist.
         """
         now = self._clock()
         if command.expires_at is not None and command.expires_at <= now:
             raise ServiceError(ErrorCode.INVALID, "expiresAt is not in the future")
-        key = stored_under(command.target)
+        key, target = await self._placed(command.target)
         stored = await self._store.insert(
             NewNotification(
                 key=key,
@@ -117,7 +117,7 @@ class NotificationService:
                 expires_at=command.expires_at,
             )
             await self._deliver(
-                delivery_subject(command.target),
+                delivery_subject(target),
                 NEW_EVENT,
                 new.model_dump(mode="json", by_alias=True, exclude_none=True),
             )
@@ -132,18 +132,14 @@ class NotificationService:
         Raises:
             ServiceError: `NOT_FOUND` for a room that does not exist; `UNAVAILABLE`.
         """
-        target = event.target
-        if target.kind is TargetKind.ROOM:
-            assert target.tenant is not None
-            assert target.room is not None
-            name = await self._room_name(target.tenant, target.room)
-            target = Target.of_room(target.tenant, name)
+        _, target = await self._placed(event.target)
         await self._deliver(delivery_subject(target), event.event, event.data, strict=True)
         return self._clock()
 
     async def page(self, query: ListNotifications) -> tuple[list[Notification], int]:
         """One page of a user's notifications and their unread count."""
-        who, now = viewer(query.viewer), self._clock()
+        now = self._clock()
+        who = await self._viewer(query.viewer, now)
         items = await self._store.page(who, query.status, query.before, query.limit, now)
         return items, await self._store.unread(who, now)
 
@@ -153,7 +149,8 @@ class NotificationService:
         Raises:
             ServiceError: `NOT_FOUND` naming ids the user does not see (nothing changed).
         """
-        who, now = viewer(command.viewer), self._clock()
+        now = self._clock()
+        who = await self._viewer(command.viewer, now)
         if command.all:
             await self._store.read_all(who)
         else:
@@ -172,7 +169,32 @@ class NotificationService:
     async def counts(self, viewers: Sequence[Identity]) -> list[int]:
         """The unread count of each of `viewers`, in order."""
         now = self._clock()
-        return [await self._store.unread(viewer(who), now) for who in viewers]
+        with_rooms: dict[str, bool] = {}
+        out = []
+        for who in viewers:
+            if who.tenant not in with_rooms:
+                with_rooms[who.tenant] = await self._store.has_room_notifications(who.tenant, now)
+            inbox = await self._viewer(who, now, with_rooms[who.tenant])
+            out.append(await self._store.unread(inbox, now))
+        return out
+
+    async def _placed(self, target: Target) -> tuple[Key, Target]:
+        """Where a publication to `target` is stored, and its target with a room's
+        canonical name."""
+        if target.kind is not TargetKind.ROOM:
+            return stored_under(target), target
+        assert target.tenant is not None
+        assert target.room is not None
+        room: RoomRef = await self._rooms.resolve(target.tenant, target.room)
+        return room_key(target.tenant, room.id), Target.of_room(target.tenant, room.name)
+
+    async def _viewer(self, who: Identity, now: int, with_rooms: bool | None = None) -> Viewer:
+        """The inbox of `who`: their keys, with the rooms they may read when any room of
+        their tenant has live notifications."""
+        if with_rooms is None:
+            with_rooms = await self._store.has_room_notifications(who.tenant, now)
+        rooms = await self._rooms.readable(who) if with_rooms else []
+        return Viewer(who.tenant, who.user_id, seen_by(who, rooms))
 
     async def _deliver(
         self, subject: str, event: str, data: Mapping[str, Any], *, strict: bool = False

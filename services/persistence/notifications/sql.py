@@ -28,6 +28,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.notifications import ListFilter, MarkAction, Notification, Status
+from services.persistence.notifications.audience import ROOM_AUDIENCE
 from services.persistence.notifications.ports import (
     NewNotification,
     NotFound,
@@ -67,6 +68,11 @@ INSERT = sa.text(
     " CAST(:data AS jsonb), :priority, :ts, :expires_at, :key)"
     " ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
     " RETURNING id, ts"
+)
+ROOM_NOTIFICATIONS = sa.text(
+    "SELECT EXISTS (SELECT 1 FROM notifications n WHERE n.tenant_id = :tenant"
+    " AND n.audience >= :low AND n.audience < :high AND (n.expires_at IS NULL"
+    " OR n.expires_at > :now))"
 )
 EXISTING = sa.text(
     "SELECT id, ts FROM notifications WHERE tenant_id = :tenant AND idempotency_key = :key"
@@ -256,6 +262,12 @@ class SqlNotificationStore:
                 await conn.execute(sql, params)
         except _UNREACHABLE as exc:
             raise StoreUnavailable(_why(exc)) from exc
+
+    async def has_room_notifications(self, tenant: str, now: int) -> bool:
+        low = ROOM_AUDIENCE
+        high = low[:-1] + chr(ord(low[-1]) + 1)
+        params = {"tenant": tenant, "low": low, "high": high, "now": now}
+        return bool((await self._read(ROOM_NOTIFICATIONS, params))[0][0])
 
     async def _read(self, sql: sa.TextClause, params: dict[str, Any]) -> Sequence[Any]:
         try:
