@@ -55,6 +55,9 @@ MAX_IDEMPOTENCY_KEY = 128
 MAX_IDS = 200
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
+UNREAD_CAP = 1000
+"""`unread` is exact below this; this value means this many or more (a badge shows
+"999+"). Counting stops there, so a count costs at most this many rows per audience."""
 MAX_COUNT_VIEWERS = 500
 """Most users one `CountNotifications` asks about."""
 
@@ -376,7 +379,12 @@ class Notification(_Wire):
 class NotificationCount(_Wire):
     """`notification:count`: the user's unread count now."""
 
-    unread: int = Field(ge=0, description="Notifications neither read nor dismissed nor expired.")
+    unread: int = Field(
+        ge=0,
+        le=UNREAD_CAP,
+        description="Notifications neither read nor dismissed nor expired; exact below "
+        f"{UNREAD_CAP}, and {UNREAD_CAP} means {UNREAD_CAP} or more.",
+    )
 
 
 # inbox requests (gateway → persistence) ---------------------------------------------

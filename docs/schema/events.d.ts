@@ -196,7 +196,7 @@ export interface Notification {
 
 /** `notification:count`: the user's unread count now. */
 export interface NotificationCount {
-  /** Notifications neither read nor dismissed nor expired. */
+  /** Notifications neither read nor dismissed nor expired; exact below 1000, and 1000 means 1000 or more. */
   unread: number;
 }
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from contracts.identity import Identity
-from contracts.notifications import ListFilter, MarkAction, Target
+from contracts.notifications import UNREAD_CAP, ListFilter, MarkAction, Target
 from roomcast.migrations import upgrade
 from services.persistence.notifications.audience import seen_by, stored_under
 from services.persistence.notifications.ports import NewNotification, NotFound, Viewer
@@ -121,3 +121,22 @@ async def test_the_count_equals_a_count_from_scratch_after_a_race(engine: AsyncE
         assert counted == await from_scratch(engine, who, now), who.user_id
         unread = await store.page(viewer(who), ListFilter.UNREAD, None, 200, now)
         assert len(unread) == counted
+
+
+async def test_the_count_stops_at_the_cap(engine: AsyncEngine) -> None:
+    store = SqlNotificationStore(engine)
+    t = unique("cap")
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.text(
+                "INSERT INTO notifications (tenant_id, audience, event, data, priority, ts)"
+                " SELECT :t, 'tenant', 'e', '{}'::jsonb, 'normal', s"
+                " FROM generate_series(1, :n) AS s"
+            ),
+            {"t": t, "n": UNREAD_CAP + 5},
+        )
+    bob = viewer(Identity(tenant=t, user_id="bob", role="member"))
+    assert await store.unread(bob, now_ms()) == UNREAD_CAP
+    newest = await store.page(bob, ListFilter.UNREAD, None, 10, now_ms())
+    await store.mark(bob, MarkAction.READ, [n.id for n in newest], now_ms())
+    assert await store.unread(bob, now_ms()) == UNREAD_CAP - 5

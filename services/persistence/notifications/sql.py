@@ -7,9 +7,10 @@ Every inbox query is a union over the viewer's `(tenant_id, audience)` keys
 - a page runs one `ORDER BY id DESC LIMIT n` per key and merges them (the same shape
   as a user's direct-message history in `adapters/sql.py`), so it reads at most
   `limit` rows per key however many notifications the tenant has;
-- the unread count walks each key's range above the user's read-all cursor and skips
-  notifications the user read or dismissed: exact, and cheap for users who mark
-  everything read now and then.
+- the unread count walks each key's range above the user's read-all cursor, newest
+  first, and skips notifications the user read or dismissed: exact up to `UNREAD_CAP`,
+  where it stops (a count of 500,000 unread took 0.66 s; capped it reads at most
+  `UNREAD_CAP` rows per key).
 
 A read state is written only when the user acts (`notification_states`), and
 mark-all-read is one cursor row, so a tenant-wide notification costs one row however
@@ -27,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from contracts.notifications import ListFilter, MarkAction, Notification, Status
+from contracts.notifications import UNREAD_CAP, ListFilter, MarkAction, Notification, Status
 from services.persistence.notifications.audience import ROOM_AUDIENCE
 from services.persistence.notifications.ports import (
     NewNotification,
@@ -120,20 +121,22 @@ def page_statement(
 
 
 def unread_statement(viewer: Viewer, now: int) -> tuple[sa.TextClause, dict[str, Any]]:
-    """The unread count: each key's live range above the read-all cursor, less states."""
+    """The unread count: each key's live range above the read-all cursor, less states,
+    newest first and at most `UNREAD_CAP` rows per key; the sum is capped too."""
     conds, params = _keys(viewer)
-    params["now"] = now
+    params |= {"now": now, "cap": UNREAD_CAP}
     parts = [
-        "(SELECT count(*) AS c FROM notifications n"
+        "(SELECT count(*) AS c FROM (SELECT 1 FROM notifications n"
         f" WHERE {cond} AND n.id > (SELECT rt FROM wm) AND {_LIVE}"
         " AND NOT EXISTS (SELECT 1 FROM notification_states s WHERE s.tenant_id = :vt"
         " AND s.user_id = :vu AND s.notification_id = n.id"
-        " AND (s.read_at IS NOT NULL OR s.dismissed_at IS NOT NULL)))"
+        " AND (s.read_at IS NOT NULL OR s.dismissed_at IS NOT NULL))"
+        " ORDER BY n.id DESC LIMIT :cap) AS k)"
         for cond in conds
     ]
     sql = (
         f"WITH wm AS (SELECT {_READ_THROUGH} AS rt) "
-        f"SELECT COALESCE(sum(c), 0) FROM ({' UNION ALL '.join(parts)}) AS per_key"
+        f"SELECT LEAST(COALESCE(sum(c), 0), :cap) FROM ({' UNION ALL '.join(parts)}) AS per_key"
     )
     return sa.text(sql), params
 
