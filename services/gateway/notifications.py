@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from nats.aio.client import Client as NATS
 
@@ -51,6 +51,8 @@ class NotificationCounts:
         sessions: the gateway's live sessions by sid.
         emit: sends `{unread}` to one session.
         wait: seconds to wait for the persistence service.
+        members: the sids of the local sockets in a delivery subject's room (by default,
+            found by looking at every session).
     """
 
     def __init__(
@@ -59,9 +61,11 @@ class NotificationCounts:
         sessions: dict[str, Session],
         emit: Emit,
         wait: float,
+        members: Callable[[str], Iterable[str]] | None = None,
     ) -> None:
         self._nc = nc
         self._sessions = sessions
+        self._members = members or self._scan
         self._emit = emit
         self._wait = wait
         self._tasks: set[asyncio.Task[None]] = set()
@@ -75,9 +79,12 @@ class NotificationCounts:
         """After a delivery: a `notification:new` changed the counts of its room's users."""
         if item.event != NEW_EVENT:
             return
-        hosted = [s for s in self._sessions.values() if subject in s.subjects]
+        hosted = [s for sid in self._members(subject) if (s := self._sessions.get(sid))]
         if hosted:
             self._spawn(hosted)
+
+    def _scan(self, subject: str) -> list[str]:
+        return [s.sid for s in self._sessions.values() if subject in s.subjects]
 
     def _not_sent(self, users: int, why: str) -> None:
         """Log a failure as a warning at most once per `WARN_EVERY_S`, else at debug."""

@@ -71,7 +71,7 @@ class Gateway:
         self._closing: set[asyncio.Task[None]] = set()
         self.presence = PresenceReporter(nc, settings)
         self.counts = NotificationCounts(
-            nc, self.sessions, self._send_count, settings.request_timeout
+            nc, self.sessions, self._send_count, settings.request_timeout, self._members
         )
         self.fanout.on_delivered = self.counts.delivered
         self.sio.on("connect", self._refuse_namespace, namespace="*")
@@ -195,6 +195,11 @@ class Gateway:
         if since is not None:
             self.recovery.start(s, since)
         self.counts.connected(s)
+
+    def _members(self, subject: str) -> list[str]:
+        """Sids of the local sockets in `subject`'s room, on every namespace."""
+        rooms = self.sio.manager.rooms
+        return [sid for ns in NAMESPACES for sid in rooms.get(ns, {}).get(subject, {})]
 
     async def _send_count(self, s: Session, unread: int) -> None:
         await self.sio.emit(COUNT_EVENT, {"unread": unread}, to=s.sid, namespace=s.namespace)

@@ -91,11 +91,19 @@ _UNREACHABLE = (
 
 
 def _keys(viewer: Viewer) -> tuple[list[str], dict[str, Any]]:
-    """One `(tenant_id, audience)` condition per key, and the parameters they use."""
-    conds, params = [], {"vt": viewer.tenant, "vu": viewer.user_id}
+    """One `(tenant_id, audience)` condition per key (the viewer's explicit rooms share
+    one, `audience = ANY(...)`: a user may read hundreds), and their parameters."""
+    conds: list[str] = []
+    params: dict[str, Any] = {"vt": viewer.tenant, "vu": viewer.user_id}
+    rooms = [a for t, a in viewer.keys if t == viewer.tenant and a.startswith(ROOM_AUDIENCE)]
     for i, (tenant, audience) in enumerate(viewer.keys):
+        if tenant == viewer.tenant and audience.startswith(ROOM_AUDIENCE):
+            continue
         conds.append(f"n.tenant_id = :t{i} AND n.audience = :a{i}")
         params[f"t{i}"], params[f"a{i}"] = tenant, audience
+    if rooms:
+        conds.append("n.tenant_id = :vt AND n.audience = ANY(:rooms)")
+        params["rooms"] = rooms
     return conds, params
 
 
