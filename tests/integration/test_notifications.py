@@ -191,6 +191,11 @@ async def test_seed_002_read_payload_is_accepted_for_oneself_only(
         assert refused["error"]["code"] == "FORBIDDEN", refused
     bad = await bob.call("notification:read", {"id": sent.id, "ids": [sent.id]})
     assert bad["error"]["code"] == "INVALID"
+    bad = await bob.call("notification:read", {**seed, "status": "DISMISSED"})
+    assert bad["error"]["code"] == "INVALID"
+    dismissed = {**seed, "status": "DISMISSED"}
+    assert await bob.call("notification:dismiss", dismissed) == {"ok": True, "unread": 0}
+    assert (await listed(bob, status="dismissed"))[0][0]["id"] == sent.id
 
 
 async def test_roles_admins_and_platform_roles_reach_exactly_their_users(

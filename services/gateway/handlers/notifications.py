@@ -26,6 +26,9 @@ from services.gateway.envelope import Ack, ok
 from services.gateway.handlers.context import Context
 from services.gateway.sessions import Session
 
+_STATUS = {MarkAction.READ: "read", MarkAction.DISMISS: "dismissed"}
+"""Seed 002's `status` for each event (case-insensitive)."""
+
 
 async def notification_list(gw: Context, s: Session, data: Any) -> Ack:
     """`{status?, limit?, before?}` → `{ok, notifications, unread}`, newest first."""
@@ -70,6 +73,8 @@ async def _mark(gw: Context, s: Session, data: Any, action: MarkAction) -> Ack:
         raise ServiceError(ErrorCode.FORBIDDEN, "tenantId is not your tenant")
     if payload.user_id is not None and payload.user_id != who.user_id:
         raise ServiceError(ErrorCode.FORBIDDEN, "userId is not you")
+    if payload.status is not None and payload.status.lower() != _STATUS[action]:
+        raise ServiceError(ErrorCode.INVALID, f"status: expected {_STATUS[action].upper()}")
     if payload.all and action is not MarkAction.READ:
         raise ServiceError(ErrorCode.INVALID, "all: only notification:read marks everything")
     command = MarkNotifications(
