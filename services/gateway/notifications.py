@@ -4,7 +4,7 @@ A count is per user, but a notification to a tenant or a role is one delivery fo
 of them. Rather than the publisher computing a count for every user of a big tenant
 (most of them offline), each gateway that delivered `notification:new` asks the
 persistence service for the counts of the users it hosts in that room (in batches of
-`MAX_COUNT_VIEWERS`) and sends each of their sockets here its own. The cost is one
+`BATCH`, a few at a time) and sends each of their sockets here its own. The cost is one
 count per connected user of the target, spread over the gateways hosting them; the
 counts are computed from stored state after the notification was committed, so they
 include it.
@@ -35,6 +35,12 @@ from roomcast.platform import bus
 from services.gateway.sessions import Session
 
 log = logging.getLogger(__name__)
+
+BATCH = min(100, MAX_COUNT_VIEWERS)
+"""Users per count request: small enough to answer well within the request timeout."""
+
+PARALLEL_BATCHES = 4
+"""Count requests in flight per delivery, spread over persistence replicas and workers."""
 
 WARN_EVERY_S = 60.0
 """While counts cannot be computed (no persistence service), one warning per minute."""
@@ -112,18 +118,22 @@ class NotificationCounts:
             by_user.setdefault(key, []).append(s)
             people[key] = s.identity
         keys = list(by_user)
-        for start in range(0, len(keys), MAX_COUNT_VIEWERS):
-            batch = keys[start : start + MAX_COUNT_VIEWERS]
-            query = CountNotifications(viewers=[people[k] for k in batch])
-            try:
-                reply = await bus.request(
-                    self._nc, endpoints.NOTIFICATION_COUNTS, query, wait=self._wait
-                )
-                counts = reply.checked().unread
-            except ServiceError as exc:
-                self._not_sent(len(batch), exc.message)
-                continue
-            for key, unread in zip(batch, counts, strict=False):
+        slots = asyncio.Semaphore(PARALLEL_BATCHES)
+
+        async def batch(users: list[tuple[str, str, str]]) -> None:
+            query = CountNotifications(viewers=[people[k] for k in users])
+            async with slots:
+                try:
+                    reply = await bus.request(
+                        self._nc, endpoints.NOTIFICATION_COUNTS, query, wait=self._wait
+                    )
+                    counts = reply.checked().unread
+                except ServiceError as exc:
+                    self._not_sent(len(users), exc.message)
+                    return
+            for key, unread in zip(users, counts, strict=False):
                 for s in by_user[key]:
                     if self._sessions.get(s.sid) is s:
                         await self._emit(s, unread)
+
+        await asyncio.gather(*(batch(keys[i : i + BATCH]) for i in range(0, len(keys), BATCH)))
