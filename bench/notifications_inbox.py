@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.persistence_support import pct
 from contracts.identity import Identity
-from contracts.notifications import ListFilter
+from contracts.inbox import ListFilter
 from roomcast.migrations import upgrade
 from services.persistence.notifications.audience import seen_by
 from services.persistence.notifications.ports import Viewer

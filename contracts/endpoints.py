@@ -47,6 +47,16 @@ from contracts.explicit_rooms import (
     UpdateRoom,
 )
 from contracts.history import HistoryQuery, HistoryReply
+from contracts.inbox import (
+    CountNotifications,
+    CountReply,
+    CountsReply,
+    ListNotifications,
+    MarkNotifications,
+    Notification,
+    NotificationCount,
+    NotificationPage,
+)
 from contracts.messages import (
     ChatAck,
     ChatMessage,
@@ -58,21 +68,7 @@ from contracts.messages import (
     RoomMessage,
     RoomSend,
 )
-from contracts.notifications import (
-    AppEvent,
-    AppEventData,
-    CountNotifications,
-    CountReply,
-    CountsReply,
-    ListNotifications,
-    MarkNotifications,
-    Notification,
-    NotificationCount,
-    NotificationPage,
-    Notify,
-    NotifyReply,
-    PublishReply,
-)
+from contracts.notifications import AppEvent, AppEventData, Notify, NotifyReply, PublishReply
 from contracts.presence import (
     OFFLINE_EVENT,
     ONLINE_EVENT,

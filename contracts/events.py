@@ -32,8 +32,7 @@ from contracts.client import (
 )
 from contracts.errors import ErrorBody, ErrorCode
 from contracts.history import ChatHistoryIn, ManageChatHistoryIn, StoredMessage
-from contracts.messages import ChatMessage, RoomLeft, RoomMessage
-from contracts.notifications import (
+from contracts.inbox import (
     Notification,
     NotificationCount,
     NotificationListAck,
@@ -41,6 +40,7 @@ from contracts.notifications import (
     NotificationMarkIn,
     UnreadAck,
 )
+from contracts.messages import ChatMessage, RoomLeft, RoomMessage
 from contracts.presence import OFFLINE_EVENT, ONLINE_EVENT, OnlineUser, PresenceChange
 from contracts.recovery import RoomOutcome
 

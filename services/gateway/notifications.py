@@ -25,12 +25,8 @@ from nats.aio.client import Client as NATS
 from contracts import delivery, endpoints
 from contracts.errors import ServiceError
 from contracts.identity import Identity
-from contracts.notifications import (
-    COUNT_EVENT,
-    MAX_COUNT_VIEWERS,
-    NEW_EVENT,
-    CountNotifications,
-)
+from contracts.inbox import MAX_COUNT_VIEWERS, CountNotifications
+from contracts.notifications import COUNT_EVENT, NEW_EVENT
 from roomcast.platform import bus
 from services.gateway.sessions import Session
 

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from contracts.identity import Identity
-from contracts.notifications import UNREAD_CAP, ListFilter, MarkAction, Target
+from contracts.inbox import UNREAD_CAP, ListFilter, MarkAction
+from contracts.notifications import Target
 from roomcast.migrations import upgrade
 from services.persistence.notifications.audience import seen_by, stored_under
 from services.persistence.notifications.ports import NewNotification, NotFound, Viewer

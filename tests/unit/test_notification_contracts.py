@@ -8,11 +8,10 @@ import pytest
 from pydantic import ValidationError
 
 from contracts.identity import Identity
+from contracts.inbox import MarkNotifications, NotificationMarkIn
 from contracts.notifications import (
     MAX_DATA_BYTES,
     AppEvent,
-    MarkNotifications,
-    NotificationMarkIn,
     Notify,
     Priority,
     Target,

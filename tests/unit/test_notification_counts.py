@@ -9,7 +9,7 @@ import orjson
 
 from contracts import delivery, subjects
 from contracts.identity import Identity
-from contracts.notifications import CountNotifications
+from contracts.inbox import CountNotifications
 from services.gateway.limits import TokenBucket
 from services.gateway.notifications import BATCH, NotificationCounts
 from services.gateway.sessions import Session

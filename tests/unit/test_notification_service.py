@@ -10,15 +10,8 @@ import pytest
 from contracts import subjects
 from contracts.errors import ErrorCode, ServiceError
 from contracts.identity import Identity
-from contracts.notifications import (
-    AppEvent,
-    ListFilter,
-    MarkAction,
-    MarkNotifications,
-    Notification,
-    Notify,
-    Target,
-)
+from contracts.inbox import ListFilter, MarkAction, MarkNotifications, Notification
+from contracts.notifications import AppEvent, Notify, Target
 from services.persistence.notifications.ports import (
     NewNotification,
     NotFound,

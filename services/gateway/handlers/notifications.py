@@ -12,7 +12,7 @@ from typing import Any
 from contracts import endpoints
 from contracts.client import EmptyIn
 from contracts.errors import ErrorCode, ServiceError
-from contracts.notifications import (
+from contracts.inbox import (
     CountNotifications,
     ListFilter,
     ListNotifications,

@@ -9,18 +9,15 @@ from nats.aio.client import Client as NATS
 
 from contracts import endpoints
 from contracts.errors import ErrorCode, ServiceError
-from contracts.notifications import (
-    AppEvent,
+from contracts.inbox import (
     CountNotifications,
     CountReply,
     CountsReply,
     ListNotifications,
     MarkNotifications,
     NotificationPage,
-    Notify,
-    NotifyReply,
-    PublishReply,
 )
+from contracts.notifications import AppEvent, Notify, NotifyReply, PublishReply
 from roomcast.platform.bus import Served, serve
 from services.persistence.notifications.service import NotificationService
 from services.persistence.ports import StoreUnavailable

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from contracts.identity import Identity
-from contracts.notifications import ListFilter, MarkAction, Notification
+from contracts.inbox import ListFilter, MarkAction, Notification
 
 Key = tuple[str, str]
 """`(tenant_id, audience)` (see `audience.py`)."""

@@ -25,19 +25,14 @@ from typing import Any
 from contracts import subjects
 from contracts.errors import ErrorCode, ServiceError
 from contracts.identity import Identity
-from contracts.notifications import (
-    COUNT_EVENT,
-    NEW_EVENT,
-    AppEvent,
+from contracts.inbox import (
     ListNotifications,
     MarkNotifications,
     Notification,
     NotificationCount,
-    Notify,
     Status,
-    Target,
-    TargetKind,
 )
+from contracts.notifications import COUNT_EVENT, NEW_EVENT, AppEvent, Notify, Target, TargetKind
 from services.persistence.notifications.audience import (
     delivery_subject,
     room_key,

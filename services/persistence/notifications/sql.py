@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from contracts.notifications import UNREAD_CAP, ListFilter, MarkAction, Notification, Status
+from contracts.inbox import UNREAD_CAP, ListFilter, MarkAction, Notification, Status
 from services.persistence.notifications.audience import ROOM_AUDIENCE
 from services.persistence.notifications.ports import (
     NewNotification,
