@@ -359,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("publish", "deliver an app event (not stored) to the sockets of a target"),
     ):
         cmd = sub.add_parser(name, parents=[common], help=summary, description=summary)
-        cmd.add_argument("--tenant", help="tenant of the target (not with --platform-role)")
+        cmd.add_argument("--tenant", help="tenant of the target (ignored with --platform-role)")
         who = cmd.add_mutually_exclusive_group(required=True)
         who.add_argument("--user", help="one user of the tenant")
         who.add_argument("--role", help="the users of one role within the tenant")
