@@ -5,8 +5,12 @@
 - compose.yaml: `${VAR}` interpolation, `depends_on` targets and conditions,
   volumes, ports, every roomcast service's environment against its settings
   class, and its healthcheck on `/readyz` at its `ROOMCAST_HEALTH_PORT`.
+- every `ROOMCAST_*` variable a manifest sets (compose environment, ConfigMaps,
+  container env) is a real setting of some process;
 - deploy/k8s: every kustomization lists exactly the files of its directory; with
-  `kubectl` on PATH, each kustomization is built and the output checked: Secret,
+  `kubectl` on PATH, each kustomization is built and the output checked: every
+  object against the Kubernetes API schema (`kubernetes-validate`, offline, unknown
+  fields refused; operators' CRDs skipped), Secret,
   ConfigMap and port references resolve, Service selectors match pods, every pod
   meets the `restricted` Pod Security profile with a read-only root filesystem,
   every service container probes `/healthz` (startup, liveness) and `/readyz`
@@ -81,6 +85,29 @@ def check_settings(where: str, command: str, env: dict[str, str]) -> None:
             fail(f"{where}: {command} settings invalid: {exc}")
 
 
+def known_variables() -> set[str]:
+    """Every `ROOMCAST_*` variable some process reads as a setting."""
+    from importlib import import_module
+
+    from roomcast.platform.settings import ENV_PREFIX
+
+    names: set[str] = set()
+    for path in set(SETTINGS.values()):
+        module, _, name = path.partition(":")
+        cls = getattr(import_module(module), name)
+        names |= {f"{ENV_PREFIX}{field.upper()}" for field in cls.model_fields}
+    return names
+
+
+def check_variables(where: str, names: Any) -> None:
+    """Every `ROOMCAST_*` variable a manifest sets is a real setting (a typo is ignored
+    by the settings classes, so it would silently not apply)."""
+    known = known_variables()
+    for name in names:
+        if str(name).startswith("ROOMCAST_") and name not in known:
+            fail(f"{where}: {name} is not a roomcast setting")
+
+
 # --- compose ---------------------------------------------------------------------
 
 
@@ -134,6 +161,7 @@ def check_compose() -> None:
         if "build" in svc and not (ROOT / svc["build"]["dockerfile"]).exists():
             fail(f"compose {name}: no {svc['build']['dockerfile']}")
         host_ports += [str(p).rsplit(":", 1)[0] for p in svc.get("ports", [])]
+        check_variables(f"compose {name}", svc.get("environment") or {})
         command = (svc.get("command") or [""])[0]
         if "build" in svc and command in SETTINGS:
             env = {k: "" if v is None else str(v) for k, v in svc["environment"].items()}
@@ -166,6 +194,12 @@ def check_kustomization_files(kfile: Path) -> None:
         if not target.exists():
             fail(f"{kfile.relative_to(ROOT)}: resource {entry} does not exist")
         listed.add(target)
+    for patch in spec.get("patches", []):
+        if "path" in patch:
+            target = (here / patch["path"]).resolve()
+            if not target.exists():
+                fail(f"{kfile.relative_to(ROOT)}: patch {patch['path']} does not exist")
+            listed.add(target)
     for generator in spec.get("configMapGenerator", []) + spec.get("secretGenerator", []):
         for entry in generator.get("files", []) + generator.get("envs", []):
             source = here / entry.split("=", 1)[-1]
@@ -209,9 +243,14 @@ def check_restricted(where: str, pod: dict[str, Any]) -> None:
 def check_build(name: str, objects: list[dict[str, Any]]) -> None:
     index = {(o["kind"], o["metadata"]["name"]): o for o in objects}
     has_secrets = any(kind == "Secret" for kind, _ in index)
+    for (kind, obj_name), obj in index.items():
+        if kind == "ConfigMap":
+            check_variables(f"{name} ConfigMap/{obj_name}", obj.get("data") or {})
     for where, pod in pods(objects):
         at = f"{name} {where}"
         check_restricted(at, pod)
+        for c in pod["spec"].get("initContainers", []) + pod["spec"]["containers"]:
+            check_variables(f"{at} {c['name']}", [var["name"] for var in c.get("env", [])])
         for volume in pod["spec"].get("volumes", []):
             if "configMap" in volume and ("ConfigMap", volume["configMap"]["name"]) not in index:
                 fail(f"{at}: volume {volume['name']} names a missing ConfigMap")
@@ -288,6 +327,29 @@ def check_k8s_probes(at: str, c: dict[str, Any], env: dict[str, str]) -> None:
             fail(f"{at}: {probe} port {port or get['port']} is not ROOMCAST_HEALTH_PORT")
 
 
+KUBERNETES_VERSION = "1.30"
+"""Oldest Kubernetes the manifests are validated against (`matchLabelKeys` needs 1.27)."""
+
+CUSTOM_KINDS = {"ServiceMonitor"}
+"""Kinds of operators' CRDs: no schema in the Kubernetes API to check them against."""
+
+
+def check_schemas(name: str, objects: list[dict[str, Any]]) -> None:
+    """Every object against the Kubernetes API's schema, unknown fields included."""
+    import kubernetes_validate
+
+    for obj in objects:
+        where = f"{name} {obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+        try:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            if obj.get("kind") not in CUSTOM_KINDS:
+                fail(f"{where}: no Kubernetes {KUBERNETES_VERSION} schema for this kind")
+        except kubernetes_validate.ValidationError as exc:
+            path = ".".join(str(part) for part in exc.path)
+            fail(f"{where}: {path}: {exc.message}")
+
+
 def check_k8s() -> None:
     kustomizations = sorted(K8S.rglob("kustomization.yaml"))
     for kfile in kustomizations:
@@ -304,7 +366,9 @@ def check_k8s() -> None:
         if built.returncode != 0:
             fail(f"kustomize {name}: {built.stderr.strip()}")
             continue
-        check_build(name, [o for o in yaml.safe_load_all(built.stdout) if o])
+        objects = [o for o in yaml.safe_load_all(built.stdout) if o]
+        check_schemas(name, objects)
+        check_build(name, objects)
 
 
 def main() -> int:

@@ -5,6 +5,8 @@
 - `roomcast migrate`: bring the database schema up to date.
 - `roomcast gateway|rooms|presence|persistence`: run one service in the foreground.
 - `roomcast tenant set|show`: change or read a tenant's run-time settings.
+- `roomcast entity created|updated|deleted|member-added|member-removed`: publish an
+  entity lifecycle event.
 - `roomcast docs [--check]`: regenerate (or check) the documents made from `contracts/`.
 - `roomcast notify|publish`: send a notification (prints its id) or an app event.
 
@@ -23,7 +25,7 @@ import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -124,6 +126,7 @@ async def _request(url: str, endpoint: Endpoint[Req, Rep], payload: Req) -> Rep:
 
     from contracts.errors import ErrorCode, ServiceError
     from roomcast.platform import bus
+    from roomcast.platform.settings import nats_servers
 
     async def quiet(exc: Exception) -> None:
         """Connection errors are reported once, below, not logged per attempt."""
@@ -131,7 +134,7 @@ async def _request(url: str, endpoint: Endpoint[Req, Rep], payload: Req) -> Rep:
     try:
         nc = await asyncio.wait_for(
             nats.connect(
-                url,
+                servers=nats_servers(url),
                 connect_timeout=endpoint.timeout,
                 allow_reconnect=False,
                 max_reconnect_attempts=1,
@@ -273,6 +276,76 @@ def _refused(reply: Reply) -> None:
         raise CommandError(reason)
 
 
+ENTITY_FLAGS: dict[str, dict[str, str]] = {
+    "created": {"name": "name", "visibility": "visibility", "created_by": "createdBy"},
+    "updated": {"name": "name", "visibility": "visibility"},
+    "deleted": {},
+    "member-added": {"user": "userId", "role": "role"},
+    "member-removed": {"user": "userId"},
+}
+"""Per `roomcast entity` action: its optional flags (argparse dest → contract field)."""
+
+
+def _cmd_entity(args: argparse.Namespace) -> int:
+    """Publish one entity event; print its sequence in the entity stream."""
+    from roomcast.sdk.entities import EntityEventRefused, entity_event
+
+    action = args.entity_command
+    fields: dict[str, object] = {
+        "event": action.replace("-", "_"),
+        "tenant": args.tenant,
+        "type": args.type,
+        "id": args.id,
+    }
+    if args.occurred_at is not None:
+        fields["occurredAt"] = args.occurred_at
+    allowed = ENTITY_FLAGS[action]
+    for dest in ("name", "visibility", "created_by", "user", "role"):
+        value = getattr(args, dest)
+        if value is None:
+            continue
+        if dest not in allowed:
+            raise CommandError(f"--{dest.replace('_', '-')} does not apply to `entity {action}`")
+        fields[allowed[dest]] = value
+    try:
+        event = entity_event(fields)
+    except EntityEventRefused as exc:
+        raise CommandError(exc.reason) from None
+    url = devstate.resolve("ROOMCAST_NATS_URL", "nats_url", flag=args.nats_url, directory=args.dir)
+    if url is None:
+        raise CommandError(_no_system(args.dir))
+    print(asyncio.run(_publish_entity_event(url, event)))
+    return 0
+
+
+async def _publish_entity_event(url: str, event: BaseModel) -> int:
+    import nats
+    from nats.errors import NoServersError
+
+    from roomcast.sdk.entities import PUBLISH_TIMEOUT, EntityEventRefused, publish_entity_event
+
+    async def quiet(exc: Exception) -> None:
+        """Connection errors are reported once, below."""
+
+    try:
+        nc = await asyncio.wait_for(
+            nats.connect(
+                url, connect_timeout=PUBLISH_TIMEOUT, allow_reconnect=False, error_cb=quiet
+            ),
+            timeout=2 * PUBLISH_TIMEOUT,
+        )
+    except (NoServersError, OSError, TimeoutError) as exc:
+        raise CommandError(
+            f"cannot connect to NATS at {url}: {str(exc) or type(exc).__name__}"
+        ) from None
+    try:
+        return await publish_entity_event(nc, event)
+    except EntityEventRefused as exc:
+        raise CommandError(f"refused: {exc.reason}") from None
+    finally:
+        await nc.close()
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     """Print a service's effective settings (secrets masked) with their descriptions."""
     settings_cls = registry.get(args.service).settings_class()
@@ -330,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", parents=[common], help="print a development JWT")
     token.add_argument("--user", required=True, help="user id")
     token.add_argument("--tenant", required=True, help="tenant id")
-    token.add_argument("--role", required=True, help="role, e.g. member or admin")
+    token.add_argument("--role", default="member", help="role, e.g. member (default) or admin")
     token.add_argument("--name", help="display name")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (3600)")
     token.add_argument("--secret", help="HS256 secret (default: env, then roomcast dev)")
@@ -348,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("service", choices=registry.names())
     config.set_defaults(handler=_cmd_config)
 
-    docs = sub.add_parser("docs", help="regenerate docs/asyncapi.json and docs/schema/")
+    docs = sub.add_parser("docs", help="regenerate the generated documents under docs/")
     docs.add_argument("--check", action="store_true", help="only check; exit 1 if stale")
     docs.set_defaults(
         handler=lambda args: importlib.import_module("roomcast.dev.docsgen").main(args.check)
@@ -390,7 +463,39 @@ def build_parser() -> argparse.ArgumentParser:
     for action in (setter, show):
         action.add_argument("--nats-url", help="NATS URL (default: env, then dev)")
         action.set_defaults(handler=_cmd_tenant)
+    _entity_parser(sub, common)
     return parser
+
+
+def _entity_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    entity = sub.add_parser(
+        "entity",
+        help="publish an entity lifecycle event",
+        description="Publish an entity lifecycle event to the JetStream stream the rooms "
+        "service applies: `created` makes the primary room `{type}:{id}` (with "
+        "--created-by as its admin), `updated` renames it, `deleted` archives it, "
+        "`member-added` / `member-removed` change its members. Prints the event's stream "
+        "sequence; exits 1 with the reason when the event is invalid or JetStream does "
+        "not store it.",
+    )
+    actions = entity.add_subparsers(dest="entity_command", required=True, metavar="EVENT")
+    for name in ENTITY_FLAGS:
+        action = actions.add_parser(name, parents=[common], help=f"publish `{name}`")
+        action.add_argument("--tenant", required=True, help="tenant id")
+        action.add_argument("--type", required=True, help="entity type, e.g. event, group")
+        action.add_argument("--id", required=True, help="entity id")
+        action.add_argument("--name", help="room display name (created: required)")
+        action.add_argument("--visibility", help="public or private")
+        action.add_argument("--created-by", help="creator, made the room's admin")
+        action.add_argument("--user", help="user id (member-added, member-removed)")
+        action.add_argument("--role", help="member (default), moderator or admin")
+        action.add_argument(
+            "--occurred-at",
+            type=int,
+            help="ordering key: milliseconds since the epoch (default: now) or a version",
+        )
+        action.add_argument("--nats-url", help="NATS URL (default: env, then dev)")
+        action.set_defaults(handler=_cmd_entity)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -111,7 +111,7 @@ export interface ErrorBody {
 }
 
 /** The error codes of docs/protocol.md. */
-export type ErrorCode = "INVALID" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "RATE_LIMITED" | "TOO_LARGE" | "UNAVAILABLE" | "INTERNAL";
+export type ErrorCode = "INVALID" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "RATE_LIMITED" | "TOO_LARGE" | "UNAVAILABLE" | "INTERNAL";
 
 /** The `auth` object of the Socket.IO handshake (other members are ignored). */
 export interface HandshakeAuth {

@@ -16,6 +16,7 @@ import nats
 from nats.aio.client import Client as NATS
 
 from roomcast.platform import logs
+from roomcast.platform.settings import nats_servers
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ async def connect_nats(url: str, name: str, guard: NatsGuard) -> NATS:
     """Connect to NATS, reconnecting forever after network failures; `guard` ends the
     process if the connection closes for good."""
     nc = await nats.connect(
-        url,
+        servers=nats_servers(url),
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,

@@ -41,7 +41,10 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     nats_url: str = Field(
-        default="nats://127.0.0.1:4222", description="NATS server (JetStream enabled)."
+        default="nats://127.0.0.1:4222",
+        description="NATS server (JetStream enabled), or several servers of one cluster "
+        "separated by commas (`nats://a:4222,nats://b:4222`): the client connects to one "
+        "and fails over to the others.",
     )
     database_url: str = Field(
         default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
@@ -62,6 +65,14 @@ class CommonSettings(BaseSettings):
     instance_id: str = Field(
         default="", description="Name of this replica in logs and leases (default: host-pid)."
     )
+    stream_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description="Replicas of every JetStream stream roomcast creates: 1 on one NATS "
+        "server, 3 on a three-node cluster (an acked message then survives the loss of "
+        "a server). Changing it changes existing streams in place.",
+    )
     health_host: str = Field(
         default="127.0.0.1",
         description="Interface of the health and metrics listener (`/healthz`, `/readyz`, "
@@ -75,6 +86,12 @@ class CommonSettings(BaseSettings):
         "the ready file as `health_port` (9100 in the image's deployments).",
     )
 
+    @field_validator("nats_url")
+    @classmethod
+    def _some_server(cls, value: str) -> str:
+        nats_servers(value)
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -85,6 +102,18 @@ class CommonSettings(BaseSettings):
 
 
 S = TypeVar("S", bound=BaseSettings)
+
+
+def nats_servers(url: str) -> list[str]:
+    """The servers of `ROOMCAST_NATS_URL`: one URL, or several separated by commas.
+
+    Raises:
+        ValueError: no server is named.
+    """
+    servers = [part.strip() for part in url.split(",") if part.strip()]
+    if not servers:
+        raise ValueError("names no NATS server")
+    return servers
 
 
 def load_settings(cls: type[S]) -> S:
@@ -108,7 +137,11 @@ def describe(settings: BaseSettings) -> dict[str, object]:
         key = f"{ENV_PREFIX}{name.upper()}"
         if name in SECRET_FIELDS and value:
             text = str(value)
-            out[key] = _mask_url(text) if "://" in text else "***"
+            out[key] = (
+                ",".join(_mask_url(part) if "://" in part else "***" for part in text.split(","))
+                if "://" in text
+                else "***"
+            )
         elif isinstance(value, (int, float, bool, type(None))):
             out[key] = value
         elif isinstance(value, (list, tuple)):

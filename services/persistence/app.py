@@ -66,8 +66,10 @@ async def serve(settings: PersistenceSettings) -> None:
         store = SqlMessageStore(engine)
         stopping = asyncio.Event()
         js = nc.jetstream()
-        epoch = await open_log_stream(js, settings.log_max_age, settings.log_duplicate_window)
-        await ensure_dlq_stream(js, settings.dlq_max_age)
+        epoch = await open_log_stream(
+            js, settings.log_max_age, settings.log_duplicate_window, settings.stream_replicas
+        )
+        await ensure_dlq_stream(js, settings.dlq_max_age, settings.stream_replicas)
         consumer = LogConsumer(
             nc,
             js,

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import signal
+
 from nats.aio.client import Client as NATS
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from contracts.endpoints import ENTITY_CONSUMER
 from roomcast.platform.runtime import run, setup_logging
 from roomcast.platform.service import Stop, run_service
 from roomcast.platform.settings import load_settings
-from roomcast.platform.streams import ensure_log_stream
+from roomcast.platform.streams import ensure_entity_stream, ensure_log_stream, open_dlq_stream
+from services.rooms.adapters.entities_sql import SqlEntityStore
+from services.rooms.adapters.entity_stream import EntityConsumer, JetStreamDeadLetters
 from services.rooms.adapters.log import MessageLog
 from services.rooms.adapters.revocations import NatsRevocations
 from services.rooms.adapters.rooms_sql import SqlRoomStore
 from services.rooms.adapters.sql import SqlDirectory
+from services.rooms.entities import EntityEvents, EntityLifecycle
 from services.rooms.explicit import ExplicitRooms
 from services.rooms.explicit_handlers import ExplicitRoomHandlers
 from services.rooms.handlers import RoomsHandlers
 from services.rooms.room_send import RoomMessages
 from services.rooms.service import RoomsService
 from services.rooms.settings import RoomsSettings
+
+log = logging.getLogger(__name__)
 
 
 async def serve(settings: RoomsSettings) -> None:
@@ -29,7 +40,9 @@ async def serve(settings: RoomsSettings) -> None:
 
     async def start(nc: NATS) -> Stop:
         js = nc.jetstream()
-        epoch = await ensure_log_stream(js, settings.log_max_age, settings.log_duplicate_window)
+        epoch = await ensure_log_stream(
+            js, settings.log_max_age, settings.log_duplicate_window, settings.stream_replicas
+        )
 
         async def publish(subject: str, body: bytes, headers: dict[str, str]) -> None:
             await nc.publish(subject, body, headers=headers)
@@ -38,19 +51,45 @@ async def serve(settings: RoomsSettings) -> None:
         service = RoomsService(
             SqlDirectory(engine), message_log, publish, epoch, settings.member_cache_size
         )
-        rooms = ExplicitRooms(SqlRoomStore(engine), NatsRevocations(nc))
+        revocations = NatsRevocations(nc)
+        rooms = ExplicitRooms(SqlRoomStore(engine), revocations)
         messages = RoomMessages(rooms, message_log, publish, epoch)
         explicit = ExplicitRoomHandlers(rooms, messages)
         handlers = RoomsHandlers(nc, service, settings.rooms_workers, explicit)
         await handlers.start()
 
+        await ensure_entity_stream(js, settings.entity_max_age, settings.stream_replicas)
+        await open_dlq_stream(js, settings.dlq_max_age, settings.stream_replicas)
+        consumer = EntityConsumer(js, ENTITY_CONSUMER, settings.entity_ack_wait)
+        await consumer.ensure()
+        entity_events = EntityEvents(
+            EntityLifecycle(SqlEntityStore(engine), revocations),
+            JetStreamDeadLetters(js, ENTITY_CONSUMER),
+            settings.entity_max_deliveries,
+            retry_max=settings.entity_retry_max,
+        )
+        stopping = asyncio.Event()
+        consuming = asyncio.create_task(consumer.run(entity_events.handle, stopping))
+        consuming.add_done_callback(lambda task: _exit_unless_stopping(task, stopping))
+
         async def stop() -> None:
+            stopping.set()
             await handlers.stop()
+            await asyncio.gather(consuming, return_exceptions=True)
             await engine.dispose()
 
         return stop
 
     await run_service("rooms", settings, start, postgres=engine)
+
+
+def _exit_unless_stopping(task: asyncio.Task[None], stopping: asyncio.Event) -> None:
+    """A consumer that ends on its own leaves entity events unapplied: stop the process."""
+    if stopping.is_set():
+        return
+    error = None if task.cancelled() else task.exception()
+    log.critical("the entity event consumer stopped unexpectedly (%r); exiting", error)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def main() -> None:

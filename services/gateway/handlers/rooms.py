@@ -17,11 +17,10 @@ from contracts import endpoints
 from contracts.client import ManageRoomIn, ManageRoomSendIn, RoomIn, RoomSendIn, room_kind
 from contracts.errors import ErrorCode, ServiceError
 from contracts.explicit_rooms import AUTO_KINDS, Authorize
-from contracts.messages import RoomSend
 from contracts.rooms import Room
-from roomcast.platform import bus
+from services.gateway.commands import ask, post_to_room
 from services.gateway.envelope import Ack, ok
-from services.gateway.handlers.context import Context, check_body
+from services.gateway.handlers.context import Context
 from services.gateway.sessions import Session, scoped
 
 
@@ -37,14 +36,13 @@ async def room_join(gw: Context, s: Session, data: Any) -> Ack:
     `room` in the ack is the room's canonical name, which `room:message` carries.
     """
     payload, tenant = scoped(s, data, RoomIn, ManageRoomIn)
-    ask = Authorize(
+    authorize = Authorize(
         identity=s.identity,
         tenant=tenant,
         via_manage=s.on_manage,
         name=_explicit(payload.room),
     )
-    wait = gw.settings.request_timeout
-    reply = (await bus.request(gw.nc, endpoints.ROOM_AUTHORIZE, ask, wait=wait)).checked()
+    reply = await ask(gw, endpoints.ROOM_AUTHORIZE, authorize)
     name = reply.room or payload.room
     subject = Room.explicit(tenant, name).subject
     if subject not in s.subjects:
@@ -78,17 +76,14 @@ async def room_leave(gw: Context, s: Session, data: Any) -> Ack:
 async def room_send(gw: Context, s: Session, data: Any) -> Ack:
     """`room:send`: `{room, body, clientId?}` (`/manage`: with `tenant`) → `{ok, id, ts, seq}`."""
     payload, tenant = scoped(s, data, RoomSendIn, ManageRoomSendIn)
-    _explicit(payload.room)
-    check_body(gw, payload.body)
-    command = RoomSend(
-        sender=s.identity,
-        tenant=tenant,
-        room=payload.room,
-        body=payload.body,
-        client_id=payload.client_id,
+    reply = await post_to_room(
+        gw,
+        s.identity,
+        tenant,
+        _explicit(payload.room),
+        payload.body,
+        payload.client_id,
         via_manage=s.on_manage,
         sid=s.sid,
     )
-    wait = gw.settings.request_timeout
-    reply = (await bus.request(gw.nc, endpoints.ROOM_SEND, command, wait=wait)).checked()
     return ok(id=reply.id, ts=reply.ts, seq=reply.seq)
