@@ -48,6 +48,16 @@ from contracts.explicit_rooms import (
     UpdateRoom,
 )
 from contracts.history import HistoryQuery, HistoryReply
+from contracts.inbox import (
+    CountNotifications,
+    CountReply,
+    CountsReply,
+    ListNotifications,
+    MarkNotifications,
+    Notification,
+    NotificationCount,
+    NotificationPage,
+)
 from contracts.messages import (
     ChatAck,
     ChatMessage,
@@ -59,6 +69,7 @@ from contracts.messages import (
     RoomMessage,
     RoomSend,
 )
+from contracts.notifications import AppEvent, AppEventData, Notify, NotifyReply, PublishReply
 from contracts.presence import (
     OFFLINE_EVENT,
     ONLINE_EVENT,
@@ -366,6 +377,102 @@ RECOVER = Endpoint(
 )
 """Reconnect with `auth.since`: gateway → persistence."""
 
+# notifications and app events (seed 002) -----------------------------------------
+
+
+def _notifications_command(
+    verb: str,
+    build: Callable[[], str],
+    request: type[Req],
+    reply: type[Rep],
+    callers: tuple[str, ...],
+    description: str,
+) -> Endpoint[Req, Rep]:
+    return Endpoint(
+        name=f"notifications.{verb}",
+        subject=build(),
+        request=request,
+        reply=reply,
+        queue=subjects.NOTIFICATIONS_QUEUE,
+        timeout=REQUEST_TIMEOUT,
+        server="persistence",
+        callers=callers,
+        description=description,
+    )
+
+
+_PUBLISHERS = ("backend services", "roomcast.sdk.Publisher", "roomcast notify / publish")
+
+NOTIFY = _notifications_command(
+    "notify",
+    subjects.notify,
+    Notify,
+    NotifyReply,
+    _PUBLISHERS,
+    "Store a notification once for its whole target and deliver `notification:new` to "
+    "the target's sockets. The reply `{ok, id, ts}` comes after PostgreSQL committed it; "
+    "a repeated `idempotencyKey` of the tenant answers the first id and delivers nothing. "
+    "Invalid publications are refused `INVALID` with the reason, an unknown room `NOT_FOUND`. "
+    "A room's notification is seen by the users who may read the room (the rooms service "
+    "says who).",
+)
+"""A notification from a backend service (seed 002's `sendNotificationToUser`, ...)."""
+
+PUBLISH = _notifications_command(
+    "publish",
+    subjects.publish,
+    AppEvent,
+    PublishReply,
+    _PUBLISHERS,
+    "Deliver an ephemeral app event `{target, event, data}` as Socket.IO event `event` to "
+    "the target's sockets; nothing is stored. Protocol event names are refused `INVALID`.",
+)
+"""An app event (`course:updated`, ...) from a backend service."""
+
+NOTIFICATION_LIST = _notifications_command(
+    "list",
+    subjects.notification_list,
+    ListNotifications,
+    NotificationPage,
+    ("gateway",),
+    "One page of the notifications a user sees (their own, their tenant's, their role's, "
+    "their platform role's, those of the rooms they may read), newest first, with their "
+    "unread count (`notification:list`).",
+)
+"""`notification:list`: gateway → persistence."""
+
+NOTIFICATION_MARK = _notifications_command(
+    "mark",
+    subjects.notification_mark,
+    MarkNotifications,
+    CountReply,
+    ("gateway",),
+    "Mark notifications read (or all of them) or dismissed for one user; an id the user "
+    "does not see is `NOT_FOUND` and nothing changes. Replies with the new unread count and "
+    "sends it as `notification:count` to every socket of the user.",
+)
+"""`notification:read`, `notification:dismiss`: gateway → persistence."""
+
+NOTIFICATION_COUNTS = _notifications_command(
+    "counts",
+    subjects.notification_counts,
+    CountNotifications,
+    CountsReply,
+    ("gateway",),
+    "Unread counts of up to 500 users, computed from stored state: on connect, on "
+    "`notification:count`, and after a gateway delivered `notification:new` to them.",
+)
+"""Counts asked by gateways."""
+
+NOTIFICATION_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
+    NOTIFY,
+    PUBLISH,
+    NOTIFICATION_LIST,
+    NOTIFICATION_MARK,
+    NOTIFICATION_COUNTS,
+)
+"""Served by the persistence service (queue group `notifications`)."""
+
 # explicit rooms (seed 004) ---------------------------------------------------------
 
 
@@ -526,6 +633,7 @@ ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     HISTORY,
     RECOVER,
     *EXPLICIT_ROOM_ENDPOINTS,
+    *NOTIFICATION_ENDPOINTS,
 )
 """Every request/reply command."""
 
@@ -559,14 +667,21 @@ DELIVERY_HEADERS: tuple[Header, ...] = (
 """Headers of every delivery (`contracts.delivery.encode`)."""
 
 _PRESENCE_EVENTS = ((ONLINE_EVENT, PresenceChange), (OFFLINE_EVENT, PresenceChange))
+_NOTIFICATION_EVENTS = (("notification:new", Notification), ("app_event", AppEventData))
+"""Published by the persistence service to a notification's or app event's target; an
+app event travels under its own name (`app_event` here stands for any of them)."""
 
 DELIVER_USER = DeliverySubject(
     name="deliver.user",
     room="user:{userId}",
     build=subjects.deliver_user,
     parameters=("tenant", "userId"),
-    events=(("chat:message", ChatMessage),),
-    publishers=("rooms",),
+    events=(
+        ("chat:message", ChatMessage),
+        *_NOTIFICATION_EVENTS,
+        ("notification:count", NotificationCount),
+    ),
+    publishers=("rooms", "persistence"),
     description="Every socket of one user, on /tenant and /manage.",
 )
 """Direct messages to the recipient, and copies to the sender's other sockets."""
@@ -576,8 +691,8 @@ DELIVER_TENANT = DeliverySubject(
     room="tenant:{tenant}",
     build=subjects.deliver_tenant,
     parameters=("tenant",),
-    events=_PRESENCE_EVENTS,
-    publishers=("presence",),
+    events=(*_PRESENCE_EVENTS, *_NOTIFICATION_EVENTS),
+    publishers=("presence", "persistence"),
     description="Every /tenant socket of a tenant, and /manage sockets that watch it.",
 )
 """Presence changes of a tenant's users."""
@@ -587,10 +702,9 @@ DELIVER_TENANT_ROLE = DeliverySubject(
     room="tenant:{tenant}:role:{role}",
     build=subjects.deliver_tenant_role,
     parameters=("tenant", "role"),
-    events=(),
-    publishers=(),
-    description="/tenant sockets of one role within a tenant (joined on connect; "
-    "nothing publishes to it in this release).",
+    events=_NOTIFICATION_EVENTS,
+    publishers=("persistence",),
+    description="/tenant sockets of one role within a tenant (joined on connect).",
 )
 """A role within a tenant."""
 
@@ -599,8 +713,8 @@ DELIVER_TENANT_ADMINS = DeliverySubject(
     room="tenant:{tenant}:admins",
     build=subjects.deliver_tenant_admins,
     parameters=("tenant",),
-    events=(("chat:message", ChatMessage),),
-    publishers=("rooms",),
+    events=(("chat:message", ChatMessage), *_NOTIFICATION_EVENTS),
+    publishers=("rooms", "persistence"),
     description="/tenant sockets of the tenant's `admin`s.",
 )
 """Supervised direct messages (tenant setting `supervise_dms`)."""
@@ -610,10 +724,9 @@ DELIVER_ROLE = DeliverySubject(
     room="role:{role}",
     build=subjects.deliver_role,
     parameters=("role",),
-    events=(),
-    publishers=(),
-    description="/tenant sockets of one role across every tenant (joined on connect; "
-    "nothing publishes to it in this release).",
+    events=_NOTIFICATION_EVENTS,
+    publishers=("persistence",),
+    description="/tenant sockets of one role across every tenant (joined on connect).",
 )
 """A platform-wide role."""
 
@@ -634,8 +747,8 @@ DELIVER_ROOM = DeliverySubject(
     room="{room}",
     build=subjects.deliver_room,
     parameters=("tenant", "room"),
-    events=(("room:message", RoomMessage), ("room:left", RoomLeft)),
-    publishers=("rooms",),
+    events=(("room:message", RoomMessage), ("room:left", RoomLeft), ("app_event", AppEventData)),
+    publishers=("rooms", "persistence"),
     description="Sockets that joined an explicit room with `room:join` (after the rooms "
     "service authorized them to read it). `room:left` carries `Rc-Revoke` and takes "
     "the sockets it names out of the room.",

@@ -32,6 +32,14 @@ from contracts.client import (
 )
 from contracts.errors import ErrorBody, ErrorCode
 from contracts.history import ChatHistoryIn, ManageChatHistoryIn, StoredMessage
+from contracts.inbox import (
+    Notification,
+    NotificationCount,
+    NotificationListAck,
+    NotificationListIn,
+    NotificationMarkIn,
+    UnreadAck,
+)
 from contracts.messages import ChatMessage, RoomLeft, RoomMessage
 from contracts.presence import OFFLINE_EVENT, ONLINE_EVENT, OnlineUser, PresenceChange
 from contracts.recovery import RoomOutcome
@@ -271,19 +279,36 @@ CLIENT_EVENTS: tuple[ClientEvent, ...] = (
         ((TENANT, RoomSendIn), (MANAGE, ManageRoomSendIn)),
         RoomSendAck,
     ),
-    *(
-        ClientEvent(
-            name,
-            "Not served by this release: always acked `UNAVAILABLE`.",
-            (),
-            ErrorAck,
-            served=False,
-        )
-        for name in (
-            "notification:list",
-            "notification:read",
-            "notification:dismiss",
-        )
+    ClientEvent(
+        "notification:list",
+        "A page of the caller's notifications, newest first, with the unread count: "
+        "`status` `unread`, `read`, `dismissed` or `all` (default: everything not "
+        "dismissed), `before` an id of a previous page (exclusive), `limit` 1..200.",
+        ((TENANT, NotificationListIn), (MANAGE, NotificationListIn)),
+        NotificationListAck,
+    ),
+    ClientEvent(
+        "notification:read",
+        "Mark notifications read: `{id}`, `{ids}`, `{all: true}` (everything the caller "
+        "sees now), or seed 002's `{tenantId, notificationId, userId, status}` (a tenant or "
+        "user other than the caller's is `FORBIDDEN`). An id the caller does not see is "
+        "`NOT_FOUND` and nothing changes. Every socket of the caller gets "
+        "`notification:count`.",
+        ((TENANT, NotificationMarkIn), (MANAGE, NotificationMarkIn)),
+        UnreadAck,
+    ),
+    ClientEvent(
+        "notification:dismiss",
+        "Hide notifications from the default list and the count: `{id}` or `{ids}`. Every "
+        "socket of the caller gets `notification:count`.",
+        ((TENANT, NotificationMarkIn), (MANAGE, NotificationMarkIn)),
+        UnreadAck,
+    ),
+    ClientEvent(
+        "notification:count",
+        "The caller's unread count now (also sent unasked on connect and after every change).",
+        ((TENANT, EmptyIn), (MANAGE, EmptyIn)),
+        UnreadAck,
     ),
 )
 """Every client event the gateway answers, in documentation order."""
@@ -310,6 +335,20 @@ SERVER_EVENTS: tuple[ServerEvent, ...] = (
         RoomLeft,
     ),
     ServerEvent(
+        "notification:new",
+        "A notification published to a target the user is in (their own, their tenant, "
+        "their role in it, their tenant's admins, their platform role), to every socket "
+        "of every such user on every gateway, and for a room to the sockets that joined "
+        "it; `status` is `unread`.",
+        Notification,
+    ),
+    ServerEvent(
+        "notification:count",
+        "The user's unread count: to each socket on connect, to every socket of the user "
+        "after a read or dismiss, and after a `notification:new` reached them.",
+        NotificationCount,
+    ),
+    ServerEvent(
         "chat:error",
         "A refused `chat:send` or `room:send` (whatever the code), to the sending socket "
         "only, besides the error ack.",
@@ -333,4 +372,6 @@ SERVER_EVENTS: tuple[ServerEvent, ...] = (
         PresenceChange,
     ),
 )
-"""Every event the server emits to clients in this release."""
+"""Every event the server emits to clients in this release. App events (`course:updated`,
+...) come on top, named by their publishers; their payload is the publisher's `data`
+(`contracts.notifications.AppEventData`)."""

@@ -39,6 +39,7 @@ ENTITY_STREAM = "ROOMCAST_ENTITIES"
 ROOMS_QUEUE = "rooms"
 PRESENCE_QUEUE = "presence"
 PERSISTENCE_QUEUE = "persistence"
+NOTIFICATIONS_QUEUE = "notifications"
 
 
 def _join(*parts: str) -> str:
@@ -91,6 +92,34 @@ def history() -> str:
 def recover() -> str:
     """Gateway → persistence: messages a reconnecting socket missed (chunked reply)."""
     return _join("cmd", "persistence", "recover")
+
+
+# notifications and app events (cmd.notifications.<verb>) -------------------------
+
+
+def notify() -> str:
+    """Service/SDK/CLI → notifications: store and deliver a notification."""
+    return _join("cmd", "notifications", "notify")
+
+
+def publish() -> str:
+    """Service/SDK/CLI → notifications: deliver an ephemeral app event."""
+    return _join("cmd", "notifications", "publish")
+
+
+def notification_list() -> str:
+    """Gateway → notifications: one page of a user's notifications."""
+    return _join("cmd", "notifications", "list")
+
+
+def notification_mark() -> str:
+    """Gateway → notifications: mark a user's notifications read or dismissed."""
+    return _join("cmd", "notifications", "mark")
+
+
+def notification_counts() -> str:
+    """Gateway → notifications: the unread counts of users."""
+    return _join("cmd", "notifications", "counts")
 
 
 # explicit rooms (cmd.rooms.<verb>) ------------------------------------------------

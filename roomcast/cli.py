@@ -8,6 +8,7 @@
 - `roomcast entity created|updated|deleted|member-added|member-removed`: publish an
   entity lifecycle event.
 - `roomcast docs [--check]`: regenerate (or check) the documents made from `contracts/`.
+- `roomcast notify|publish`: send a notification (prints its id) or an app event.
 
 Settings come from a flag, else the `ROOMCAST_*` environment variable, else the
 `dev.json` of a running `roomcast dev` (`--data-dir`), else a default.
@@ -205,6 +206,85 @@ def _cmd_tenant(args: argparse.Namespace) -> int:
     return 0
 
 
+def _target(args: argparse.Namespace) -> dict[str, str]:
+    """The `Target` the target flags of `notify` / `publish` name."""
+    if args.platform_role is not None:
+        return {"kind": "platform_role", "role": args.platform_role}
+    if args.tenant is None:
+        raise CommandError("--tenant is required (except with --platform-role)")
+    t = {"tenant": args.tenant}
+    if args.user is not None:
+        return {"kind": "user", "userId": args.user, **t}
+    if args.role is not None:
+        return {"kind": "role", "role": args.role, **t}
+    if args.room is not None:
+        return {"kind": "room", "room": args.room, **t}
+    return {"kind": "admins" if args.admins else "tenant", **t}
+
+
+def _json_object(text: str | None) -> dict[str, object]:
+    import orjson
+
+    if text is None:
+        return {}
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise CommandError(f"--data is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise CommandError("--data must be a JSON object")
+    return value
+
+
+def _publication(model: type[Req], payload: dict[str, object]) -> Req:
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        reasons = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'payload'}: {err['msg']}"
+            for err in exc.errors()[:3]
+        )
+        raise CommandError(f"INVALID: {reasons}") from None
+
+
+def _cmd_notify(args: argparse.Namespace) -> int:
+    from contracts import endpoints
+    from contracts.notifications import AppEvent, Notify
+
+    url = devstate.resolve("ROOMCAST_NATS_URL", "nats_url", flag=args.nats_url, directory=args.dir)
+    if url is None:
+        raise CommandError(_no_system(args.dir))
+    fields: dict[str, object] = {"target": _target(args), "data": _json_object(args.data)}
+    if args.command == "publish":
+        if args.event is None:
+            raise CommandError("--event is required")
+        command = _publication(AppEvent, {**fields, "event": args.event})
+        published = asyncio.run(_request(url, endpoints.PUBLISH, command))
+        _refused(published)
+        return 0
+    optional = {
+        "event": args.event,
+        "title": args.title,
+        "body": args.body,
+        "priority": args.priority,
+        "expiresAt": args.expires_at,
+        "idempotencyKey": args.idempotency_key,
+    }
+    fields |= {k: v for k, v in optional.items() if v is not None}
+    reply = asyncio.run(_request(url, endpoints.NOTIFY, _publication(Notify, fields)))
+    _refused(reply)
+    print(reply.id)
+    return 0
+
+
+def _refused(reply: Reply) -> None:
+    if not reply.ok:
+        reason = f"{reply.error.code}: {reply.error.message}" if reply.error else "refused"
+        raise CommandError(reason)
+
+
 ENTITY_FLAGS: dict[str, dict[str, str]] = {
     "created": {"name": "name", "visibility": "visibility", "created_by": "createdBy"},
     "updated": {"name": "name", "visibility": "visibility"},
@@ -360,6 +440,32 @@ def build_parser() -> argparse.ArgumentParser:
     docs.set_defaults(
         handler=lambda args: importlib.import_module("roomcast.dev.docsgen").main(args.check)
     )
+
+    for name, summary in (
+        ("notify", "store and deliver a notification; prints its id"),
+        ("publish", "deliver an app event (not stored) to the sockets of a target"),
+    ):
+        cmd = sub.add_parser(name, parents=[common], help=summary, description=summary)
+        cmd.add_argument("--tenant", help="tenant of the target (ignored with --platform-role)")
+        who = cmd.add_mutually_exclusive_group(required=True)
+        who.add_argument("--user", help="one user of the tenant")
+        who.add_argument("--role", help="the users of one role within the tenant")
+        who.add_argument("--admins", action="store_true", help="the tenant's admins")
+        who.add_argument("--all", action="store_true", help="every user of the tenant")
+        who.add_argument("--room", help="an explicit room, e.g. course:42 or room:lobby")
+        who.add_argument("--platform-role", help="the users of one role in every tenant")
+        cmd.add_argument("--event", help="event name (publish: required)")
+        cmd.add_argument("--data", help="a JSON object")
+        if name == "notify":
+            cmd.add_argument("--title", help="short title")
+            cmd.add_argument("--body", help="text")
+            cmd.add_argument("--priority", help="low, normal (default), high or urgent")
+            cmd.add_argument(
+                "--expires-at", type=int, help="ms since the epoch after which it is hidden"
+            )
+            cmd.add_argument("--idempotency-key", help="retries with the same key: same id")
+        cmd.add_argument("--nats-url", help="NATS URL (default: env, then dev)")
+        cmd.set_defaults(handler=_cmd_notify)
 
     tenant = sub.add_parser("tenant", help="tenant settings")
     tenant_sub = tenant.add_subparsers(dest="tenant_command", required=True, metavar="ACTION")

@@ -172,6 +172,77 @@ export interface ManageRoomSendIn {
   tenant: string;
 }
 
+/** `notification:new`, and each item of a `notification:list` page. */
+export interface Notification {
+  /** Notification id; later notifications have larger ids. */
+  id: string;
+  /** What kind of notification. */
+  event: string;
+  /** Short title, if any. */
+  title?: string | null;
+  /** Text, if any. */
+  body?: string | null;
+  /** The publisher's JSON object. */
+  data: Record<string, JsonValue>;
+  /** `low`, `normal`, `high` or `urgent`. */
+  priority: Priority;
+  /** Milliseconds since the epoch it was stored. */
+  ts: number;
+  /** This user's state: `unread`, `read` or `dismissed`. */
+  status: Status;
+  /** When it stops being listed (ms since the epoch), if ever. */
+  expiresAt?: number | null;
+}
+
+/** `notification:count`: the user's unread count now. */
+export interface NotificationCount {
+  /** Notifications neither read nor dismissed nor expired; exact below 1000, and 1000 means 1000 or more. */
+  unread: number;
+}
+
+/** The ack of `notification:list`: a page, newest first, and the unread count. */
+export interface NotificationListAck {
+  /** Always true. */
+  ok: true;
+  /** Newest first. */
+  notifications: Notification[];
+  /** The caller's unread count. */
+  unread: number;
+}
+
+/** `notification:list`. */
+export interface NotificationListIn {
+  /** Filter; default: everything not dismissed. */
+  status?: "unread" | "read" | "dismissed" | "all" | null;
+  /** Page size 1..200. */
+  limit?: number;
+  /** Exclusive cursor: an `id` from a previous page. */
+  before?: string | null;
+}
+
+/**
+ * `notification:read` / `notification:dismiss`: `{id}`, `{ids}` or (`read`) `{all: true}`.
+ *
+ * Seed 002's `{tenantId, notificationId, userId, status}` is accepted; `tenantId` and
+ * `userId`, when given, must be the caller's (`FORBIDDEN` otherwise).
+ */
+export interface NotificationMarkIn {
+  /** One notification. */
+  id?: string | null;
+  /** Several (1..200). */
+  ids?: string[] | null;
+  /** `notification:read` only: every notification. */
+  all?: true | null;
+  /** Seed 002: one notification. */
+  notificationId?: string | null;
+  /** Seed 002: the caller's tenant. */
+  tenantId?: string | null;
+  /** Seed 002: the caller's user id. */
+  userId?: string | null;
+  /** Seed 002: `READ` (or `DISMISSED`). */
+  status?: string | null;
+}
+
 /** Why a user went offline (docs/protocol.md, `user:offline`). */
 export type OfflineReason = "disconnect" | "timeout" | "gateway_lost";
 
@@ -210,6 +281,9 @@ export interface PresenceListAck {
   /** Online users, sorted by user id. */
   users: OnlineUser[];
 }
+
+/** How urgent a notification is (clients decide what that looks like). */
+export type Priority = "low" | "normal" | "high" | "urgent";
 
 /** Why a room was not recovered (`session:recovered` → `rooms[].reason`). */
 export type RecoveryReason = "too_old" | "too_many" | "unknown_room" | "forbidden" | "not_found" | "unavailable";
@@ -310,6 +384,9 @@ export interface SessionRecovered {
   rooms: RoomOutcome[];
 }
 
+/** A user's state of one notification. */
+export type Status = "unread" | "read" | "dismissed";
+
 /** One message of a history page (the fields of `chat:message`, without `room`). */
 export interface StoredMessage {
   /** Message id; sorts in send order. */
@@ -336,6 +413,14 @@ export interface TenantIn {
   tenant: string;
 }
 
+/** The ack of `notification:read`, `notification:dismiss` and `notification:count`. */
+export interface UnreadAck {
+  /** Always true. */
+  ok: true;
+  /** The caller's unread count after the change. */
+  unread: number;
+}
+
 /** The `auth` object of the Socket.IO handshake. */
 export type Auth = HandshakeAuth;
 /** `err.data` of a `connect_error`. */
@@ -359,12 +444,14 @@ export interface ClientToServerEvents {
   "room:leave": (payload: RoomIn, ack: (response: RoomLeaveAck | ErrorAck) => void) => void;
   /** A message to an explicit room the sender may post in (members; an archived room is `FORBIDDEN`); no join needed. Refused sends also emit `chat:error`. */
   "room:send": (payload: RoomSendIn, ack: (response: RoomSendAck | ErrorAck) => void) => void;
-  /** Not served by this release: always acked `UNAVAILABLE`. */
-  "notification:list": (payload: Record<string, unknown>, ack: (response: ErrorAck) => void) => void;
-  /** Not served by this release: always acked `UNAVAILABLE`. */
-  "notification:read": (payload: Record<string, unknown>, ack: (response: ErrorAck) => void) => void;
-  /** Not served by this release: always acked `UNAVAILABLE`. */
-  "notification:dismiss": (payload: Record<string, unknown>, ack: (response: ErrorAck) => void) => void;
+  /** A page of the caller's notifications, newest first, with the unread count: `status` `unread`, `read`, `dismissed` or `all` (default: everything not dismissed), `before` an id of a previous page (exclusive), `limit` 1..200. */
+  "notification:list": (payload: NotificationListIn, ack: (response: NotificationListAck | ErrorAck) => void) => void;
+  /** Mark notifications read: `{id}`, `{ids}`, `{all: true}` (everything the caller sees now), or seed 002's `{tenantId, notificationId, userId, status}` (a tenant or user other than the caller's is `FORBIDDEN`). An id the caller does not see is `NOT_FOUND` and nothing changes. Every socket of the caller gets `notification:count`. */
+  "notification:read": (payload: NotificationMarkIn, ack: (response: UnreadAck | ErrorAck) => void) => void;
+  /** Hide notifications from the default list and the count: `{id}` or `{ids}`. Every socket of the caller gets `notification:count`. */
+  "notification:dismiss": (payload: NotificationMarkIn, ack: (response: UnreadAck | ErrorAck) => void) => void;
+  /** The caller's unread count now (also sent unasked on connect and after every change). */
+  "notification:count": (payload: EmptyIn, ack: (response: UnreadAck | ErrorAck) => void) => void;
 }
 
 /** Events a client emits on `/manage`, with their acks. */
@@ -389,12 +476,14 @@ export interface ManageClientToServerEvents {
   "room:leave": (payload: ManageRoomIn, ack: (response: RoomLeaveAck | ErrorAck) => void) => void;
   /** A message to an explicit room the sender may post in (members; an archived room is `FORBIDDEN`); no join needed. Refused sends also emit `chat:error`. */
   "room:send": (payload: ManageRoomSendIn, ack: (response: RoomSendAck | ErrorAck) => void) => void;
-  /** Not served by this release: always acked `UNAVAILABLE`. */
-  "notification:list": (payload: Record<string, unknown>, ack: (response: ErrorAck) => void) => void;
-  /** Not served by this release: always acked `UNAVAILABLE`. */
-  "notification:read": (payload: Record<string, unknown>, ack: (response: ErrorAck) => void) => void;
-  /** Not served by this release: always acked `UNAVAILABLE`. */
-  "notification:dismiss": (payload: Record<string, unknown>, ack: (response: ErrorAck) => void) => void;
+  /** A page of the caller's notifications, newest first, with the unread count: `status` `unread`, `read`, `dismissed` or `all` (default: everything not dismissed), `before` an id of a previous page (exclusive), `limit` 1..200. */
+  "notification:list": (payload: NotificationListIn, ack: (response: NotificationListAck | ErrorAck) => void) => void;
+  /** Mark notifications read: `{id}`, `{ids}`, `{all: true}` (everything the caller sees now), or seed 002's `{tenantId, notificationId, userId, status}` (a tenant or user other than the caller's is `FORBIDDEN`). An id the caller does not see is `NOT_FOUND` and nothing changes. Every socket of the caller gets `notification:count`. */
+  "notification:read": (payload: NotificationMarkIn, ack: (response: UnreadAck | ErrorAck) => void) => void;
+  /** Hide notifications from the default list and the count: `{id}` or `{ids}`. Every socket of the caller gets `notification:count`. */
+  "notification:dismiss": (payload: NotificationMarkIn, ack: (response: UnreadAck | ErrorAck) => void) => void;
+  /** The caller's unread count now (also sent unasked on connect and after every change). */
+  "notification:count": (payload: EmptyIn, ack: (response: UnreadAck | ErrorAck) => void) => void;
 }
 
 /** Events the server emits, on `/tenant` and `/manage`. */
@@ -405,6 +494,10 @@ export interface ServerToClientEvents {
   "room:message": (payload: RoomMessage) => void;
   /** The server took this socket out of an explicit room it had joined: its membership ended (`removed`), or the room was archived or deleted. Nothing more of the room reaches the socket. */
   "room:left": (payload: RoomLeft) => void;
+  /** A notification published to a target the user is in (their own, their tenant, their role in it, their tenant's admins, their platform role), to every socket of every such user on every gateway, and for a room to the sockets that joined it; `status` is `unread`. */
+  "notification:new": (payload: Notification) => void;
+  /** The user's unread count: to each socket on connect, to every socket of the user after a read or dismiss, and after a `notification:new` reached them. */
+  "notification:count": (payload: NotificationCount) => void;
   /** A refused `chat:send` or `room:send` (whatever the code), to the sending socket only, besides the error ack. */
   "chat:error": (payload: ChatError) => void;
   /** To a socket that connected with `auth.since`, after the replayed messages and before any live one. */

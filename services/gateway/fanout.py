@@ -56,6 +56,8 @@ class Fanout:
         """`(tenant, userId)` of a local socket, for revocations (set by the gateway)."""
         self.on_revoked: Callable[[str, str], None] = lambda sid, subject: None
         """Told when a revocation took socket `sid` out of `subject` (set by the gateway)."""
+        self.on_delivered: Callable[[str, delivery.Delivery], None] = lambda subject, item: None
+        """Told after a delivery reached the sockets of `subject` (set by the gateway)."""
         self.received = 0
         self.delivered = 0
         self.dropped_slow = 0
@@ -114,6 +116,7 @@ class Fanout:
             await self.revoke(msg.subject, item)
         else:
             await self.deliver(msg.subject, item)
+            self.on_delivered(msg.subject, item)
 
     def _framed(
         self, subject: str, item: delivery.Delivery

@@ -15,6 +15,7 @@ from contracts import endpoints
 from contracts.access import auto_rooms
 from contracts.client import echoable_client_id
 from contracts.errors import ErrorCode, ServiceError
+from contracts.notifications import COUNT_EVENT
 from contracts.tenants import RegisterMember
 from roomcast.platform import bus
 from services.gateway import codec
@@ -30,6 +31,7 @@ from services.gateway.fanout import Fanout
 from services.gateway.frames import Refusals
 from services.gateway.handlers import HANDLERS, SEND_EVENTS
 from services.gateway.limits import TokenBucket
+from services.gateway.notifications import NotificationCounts
 from services.gateway.presence import PresenceReporter
 from services.gateway.recovery import Recovery, requested_since
 from services.gateway.sessions import NAMESPACES, Session
@@ -68,6 +70,10 @@ class Gateway:
         self.recovery = Recovery(nc, self.fanout, self.sessions, settings.request_timeout)
         self._closing: set[asyncio.Task[None]] = set()
         self.presence = PresenceReporter(nc, settings)
+        self.counts = NotificationCounts(
+            nc, self.sessions, self._send_count, settings.request_timeout, self._members
+        )
+        self.fanout.on_delivered = self.counts.delivered
         self.sio.on("connect", self._refuse_namespace, namespace="*")
         for ns in NAMESPACES:
             self.sio.on("connect", self._make_connect(ns), namespace=ns)
@@ -189,6 +195,15 @@ class Gateway:
         await self._register(s)
         if since is not None:
             self.recovery.start(s, since)
+        self.counts.connected(s)
+
+    def _members(self, subject: str) -> list[str]:
+        """Sids of the local sockets in `subject`'s room, on every namespace."""
+        rooms = self.sio.manager.rooms
+        return [sid for ns in NAMESPACES for sid in rooms.get(ns, {}).get(subject, {})]
+
+    async def _send_count(self, s: Session, unread: int) -> None:
+        await self.sio.emit(COUNT_EVENT, {"unread": unread}, to=s.sid, namespace=s.namespace)
 
     async def _register(self, s: Session) -> None:
         try:

@@ -1,7 +1,8 @@
-"""Persistence service composition: database, log consumer, read handlers.
+"""Persistence service composition: database, log consumer, read handlers, notifications.
 
 Replicas share one durable consumer on the message log (each fetches its own
-batches) and one queue group for history and recovery requests.
+batches), one queue group for history and recovery requests, and one
+(`notifications`) for publishing notifications and app events and reading inboxes.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ from services.persistence.adapters.log_consumer import LogConsumer
 from services.persistence.adapters.log_reader import LogReader
 from services.persistence.adapters.sql import SqlMessageStore
 from services.persistence.handlers import ReadHandlers
+from services.persistence.notifications.deliveries import NatsDeliveries
+from services.persistence.notifications.handlers import NotificationHandlers
+from services.persistence.notifications.rooms import NatsRoomDirectory
+from services.persistence.notifications.service import NotificationService
+from services.persistence.notifications.sql import SqlNotificationStore
 from services.persistence.service import PersistenceService
 from services.persistence.settings import PersistenceSettings
 from services.persistence.writer import Writer
@@ -104,6 +110,18 @@ async def serve(settings: PersistenceSettings) -> None:
         )
         handlers = ReadHandlers(nc, service, settings.history_workers, settings.recover_chunk_bytes)
         await handlers.start()
+
+        notifications = NotificationHandlers(
+            nc,
+            NotificationService(
+                SqlNotificationStore(engine),
+                NatsDeliveries(nc),
+                # within the caller's wait for the reply
+                NatsRoomDirectory(nc, endpoints.REQUEST_TIMEOUT / 2),
+            ),
+            settings.history_workers,
+        )
+        await notifications.start()
         consuming = asyncio.create_task(consumer.run(writer.write, stopping))
         consuming.add_done_callback(lambda task: _exit_unless_stopping(task, stopping))
         tasks = (consuming, asyncio.create_task(_report(writer, stopping)))
@@ -111,6 +129,7 @@ async def serve(settings: PersistenceSettings) -> None:
         async def stop() -> None:
             stopping.set()
             await handlers.stop()
+            await notifications.stop()
             await asyncio.gather(*tasks, return_exceptions=True)
             await engine.dispose()
 

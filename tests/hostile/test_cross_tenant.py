@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import nats
 import pytest
 
+from roomcast.sdk.publisher import Publisher
 from tests.clients import Client, connect, http_get, token, unique
 from tests.presence_support import presence_env
 from tests.servers import ServiceProcess
@@ -32,10 +34,11 @@ class World:
     tenant_b: str
     alice: str
     bob: str
+    nats_url: str
 
 
 @pytest.fixture(scope="module")
-def world(stack_factory: Stack, redis_url: str) -> Iterator[World]:
+def world(stack_factory: Stack, redis_url: str, nats_url: str) -> Iterator[World]:
     stack_factory.start("rooms", instance="rooms-xt")
     stack_factory.start("persistence", instance="persistence-xt")
     stack_factory.start(
@@ -43,7 +46,7 @@ def world(stack_factory: Stack, redis_url: str) -> Iterator[World]:
     )
     gw1 = stack_factory.start("gateway", instance="gw-xt-1")
     gw2 = stack_factory.start("gateway", instance="gw-xt-2")
-    yield World(gw1, gw2, unique("ta"), unique("tb"), unique("alice"), unique("bob"))
+    yield World(gw1, gw2, unique("ta"), unique("tb"), unique("alice"), unique("bob"), nats_url)
 
 
 @dataclass
@@ -76,7 +79,6 @@ def refusal(ack: Any) -> str:
     return str(ack["error"]["code"])
 
 
-UNAVAILABLE = {"UNAVAILABLE"}
 ROWS: dict[str, tuple[str, dict[str, Any], set[str]]] = {
     "chat:send to B's user": ("chat:send", {"to": "<bob>", "body": "from-A"}, {"FORBIDDEN"}),
     "chat:send naming B": (
@@ -99,13 +101,22 @@ ROWS: dict[str, tuple[str, dict[str, Any], set[str]]] = {
         {"tenant": "<B>", "room": "room:lobby", "body": "from-A"},
         {"INVALID"},
     ),
-    "notification:list": ("notification:list", {}, UNAVAILABLE),
     "notification:read of B": (
         "notification:read",
-        {"tenantId": "<B>", "notificationId": "n1", "userId": "<bob>", "status": "READ"},
-        UNAVAILABLE,
+        {"tenantId": "<B>", "notificationId": "1", "userId": "<bob>", "status": "READ"},
+        {"FORBIDDEN"},
     ),
-    "notification:dismiss": ("notification:dismiss", {"id": "n1"}, UNAVAILABLE),
+    "notification:read of B's user": (
+        "notification:read",
+        {"notificationId": "1", "userId": "<bob>", "status": "READ"},
+        {"FORBIDDEN"},
+    ),
+    "notification:list naming B": ("notification:list", {"tenant": "<B>"}, {"INVALID"}),
+    "notification:dismiss naming B": (
+        "notification:dismiss",
+        {"tenant": "<B>", "id": "1"},
+        {"INVALID"},
+    ),
 }
 """Event, payload (`<B>`, `<bob>`: B's tenant and user) and the accepted refusals."""
 
@@ -142,6 +153,25 @@ async def test_history_shows_nothing_of_b(
     else:
         assert refusal(ack) in {"FORBIDDEN", "INVALID", "NOT_FOUND", "UNAVAILABLE"}
     assert "secret-of-B" not in json.dumps(ack)
+
+
+async def test_notifications_of_b_are_neither_listed_nor_readable_by_id(
+    world: World, sockets: Sockets
+) -> None:
+    nc = await nats.connect(world.nats_url)
+    try:
+        sent = await Publisher(nc).notify_tenant(world.tenant_b, title="secret-of-B")
+    finally:
+        await nc.close()
+    await sockets.bob.wait_for("notification:new", lambda n: n["id"] == sent.id)
+    ack = await sockets.carol_a.call("notification:list", {"status": "all"})
+    assert ack["ok"] and "secret-of-B" not in json.dumps(ack), ack
+    for event in ("notification:read", "notification:dismiss"):
+        assert refusal(await sockets.carol_a.call(event, {"id": sent.id})) == "NOT_FOUND"
+    bob = await sockets.bob.call("notification:list", {})
+    assert [n["status"] for n in bob["notifications"]] == ["unread"], bob
+    assert sockets.alice.received("notification:new") == []
+    assert sockets.carol_a.received("notification:new") == []
 
 
 async def test_presence_list_names_no_b_user(world: World, sockets: Sockets) -> None:

@@ -18,6 +18,12 @@ from services.gateway.handlers.chat import chat_send
 from services.gateway.handlers.context import Context
 from services.gateway.handlers.history import chat_history
 from services.gateway.handlers.manage import manage_unwatch, manage_watch
+from services.gateway.handlers.notifications import (
+    notification_count,
+    notification_dismiss,
+    notification_list,
+    notification_read,
+)
 from services.gateway.handlers.presence import presence_heartbeat, presence_list
 from services.gateway.handlers.rooms import room_join, room_leave, room_send
 from services.gateway.sessions import Session
@@ -48,6 +54,10 @@ HANDLERS: dict[str, Handler] = {
     "room:join": room_join,
     "room:leave": room_leave,
     "room:send": room_send,
+    "notification:list": notification_list,
+    "notification:read": notification_read,
+    "notification:dismiss": notification_dismiss,
+    "notification:count": notification_count,
 }
 for _event in CLIENT_EVENTS:
     if not _event.served:
