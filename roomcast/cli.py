@@ -70,6 +70,18 @@ def _cmd_dev(args: argparse.Namespace) -> int:
     return supervisor.run(args.dir, port=args.port, gateways=args.gateways, policy=policy)
 
 
+def _cmd_service_key(args: argparse.Namespace) -> int:
+    from services.gateway.service_keys import new_key
+
+    try:
+        key, entry = new_key(args.name, args.tenant)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    print(key)
+    print(f"ROOMCAST_SERVICE_API_KEYS entry: {entry}", file=sys.stderr)
+    return 0
+
+
 def _cmd_token(args: argparse.Namespace) -> int:
     secret = devstate.resolve(
         "ROOMCAST_JWT_SECRET",
@@ -422,6 +434,19 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (3600)")
     token.add_argument("--secret", help="HS256 secret (default: env, then roomcast dev)")
     token.set_defaults(handler=_cmd_token)
+
+    keys = sub.add_parser("service-key", help="make a service API key for /api/server/...")
+    keys_sub = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    new_key = keys_sub.add_parser(
+        "new",
+        help="print a new key (once) and its ROOMCAST_SERVICE_API_KEYS entry",
+        description="Print a new service API key on stdout, and on stderr the entry to add "
+        "to the gateways' ROOMCAST_SERVICE_API_KEYS (comma-separated). Only the entry's "
+        "SHA-256 digest is kept by the gateways: store the key where the service reads it.",
+    )
+    new_key.add_argument("--name", required=True, help="the service's name (logs, limits)")
+    new_key.add_argument("--tenant", help="the only tenant it may publish to (default: any)")
+    new_key.set_defaults(handler=_cmd_service_key)
 
     migrate = sub.add_parser("migrate", parents=[common], help="apply database migrations")
     migrate.add_argument("--database-url", help="SQLAlchemy URL (default: env, then dev)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from roomcast.platform.settings import CommonSettings, CsvList
+from services.gateway.service_keys import ServiceKey, parse_entry
 
 ALLOWED_ALGORITHMS = frozenset(
     {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384"}
@@ -54,6 +55,12 @@ class GatewaySettings(CommonSettings):
     )
     manage_roles: CsvList = Field(default=["super_admin"], description="Roles allowed on /manage.")
 
+    service_api_keys: CsvList = Field(
+        default=[],
+        description="Keys that may call `/api/server/...` (`POST /api/server/publish`): "
+        "entries `name:tenant:sha256hex` (tenant `*` = any), as `roomcast service-key new` "
+        "prints them. Only digests are kept here, never the keys.",
+    )
     cors_origins: CsvList = Field(
         default=[],
         description="Allowed browser origins; empty = same origin only, ['*'] = any.",
@@ -123,6 +130,18 @@ class GatewaySettings(CommonSettings):
     presence_batch_max: int = Field(
         default=1000, ge=1, description="Connections per presence report, at most."
     )
+
+    def service_keys(self) -> tuple[ServiceKey, ...]:
+        """`service_api_keys`, parsed (validated when the settings loaded)."""
+        return tuple(parse_entry(entry) for entry in self.service_api_keys)
+
+    @field_validator("service_api_keys")
+    @classmethod
+    def _key_entries(cls, value: list[str]) -> list[str]:
+        names = [parse_entry(entry).name for entry in value]
+        if len(set(names)) != len(names):
+            raise ValueError("two service API keys have the same name")
+        return value
 
     @field_validator("jwt_algorithms")
     @classmethod
