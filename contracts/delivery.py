@@ -12,6 +12,8 @@ headers:
 - `Rc-Revoke`: the delivery ends subscriptions (`room:left`): `*` for every socket in
   the room, else a JSON array of `[tenant, userId]` pairs whose sockets leave it. Each
   such socket gets the event, then is taken out of the room on that gateway.
+- `Rc-Keep`: with `Rc-Revoke: *`, a JSON array of `[tenant, userId]` pairs whose
+  sockets stay (a room turned private keeps its members).
 
 Any backend may publish a delivery with `encode`; gateways read it with `decode`.
 """
@@ -29,6 +31,7 @@ SKIP_SID = "Rc-Skip-Sid"
 SKIP_SUBJECTS = "Rc-Skip"
 REVOKE = "Rc-Revoke"
 REVOKE_ALL = "*"
+KEEP = "Rc-Keep"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,8 @@ class Delivery:
     skip_subjects: tuple[str, ...] = field(default=())
     revoke_all: bool = False
     revoke_users: frozenset[tuple[str, str]] = field(default=frozenset())
+    keep_users: frozenset[tuple[str, str]] = field(default=frozenset())
+    """With `revoke_all`: the users whose sockets stay in the room."""
 
     @property
     def revokes(self) -> bool:
@@ -55,6 +60,7 @@ def encode(
     skip_sid: str | None = None,
     skip_subjects: Sequence[str] = (),
     revoke: Sequence[tuple[str, str]] | None = None,
+    keep: Sequence[tuple[str, str]] = (),
 ) -> tuple[dict[str, str], bytes]:
     """Build the headers and body of a delivery.
 
@@ -65,6 +71,7 @@ def encode(
         skip_subjects: delivery subjects an earlier copy of this message went to.
         revoke: take sockets out of the room after this event: those of these
             `(tenant, userId)` pairs, or every socket when the sequence is empty.
+        keep: with an empty `revoke`, the users whose sockets stay.
 
     Returns:
         `(headers, body)` for `nats.publish(subject, body, headers=headers)`.
@@ -76,6 +83,8 @@ def encode(
         headers[SKIP_SUBJECTS] = ",".join(skip_subjects)
     if revoke is not None:
         headers[REVOKE] = orjson.dumps([list(p) for p in revoke]).decode() if revoke else "*"
+        if keep and not revoke:
+            headers[KEEP] = orjson.dumps([list(p) for p in keep]).decode()
     return headers, orjson.dumps(data)
 
 
@@ -85,6 +94,7 @@ def decode(headers: Mapping[str, str] | None, body: bytes) -> Delivery:
         raise ValueError("delivery without an Rc-Event header")
     skip = headers.get(SKIP_SUBJECTS)
     revoke = headers.get(REVOKE)
+    keep = headers.get(KEEP) if revoke == REVOKE_ALL else None
     return Delivery(
         event=headers[EVENT],
         body=body,
@@ -92,10 +102,12 @@ def decode(headers: Mapping[str, str] | None, body: bytes) -> Delivery:
         skip_subjects=tuple(skip.split(",")) if skip else (),
         revoke_all=revoke == REVOKE_ALL,
         revoke_users=_revoked_users(revoke) if revoke and revoke != REVOKE_ALL else frozenset(),
+        keep_users=_revoked_users(keep) if keep else frozenset(),
     )
 
 
 def _revoked_users(raw: str) -> frozenset[tuple[str, str]]:
+    """The `[tenant, userId]` pairs of an `Rc-Revoke` or `Rc-Keep` header."""
     try:
         pairs = orjson.loads(raw)
     except orjson.JSONDecodeError:

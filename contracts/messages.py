@@ -114,6 +114,7 @@ class LeftReason(StrEnum):
     ARCHIVED = "archived"
     DELETED = "deleted"
     REVOKED = "revoked"
+    PRIVATE = "private"
 
 
 class RoomLeft(BaseModel):
@@ -121,8 +122,9 @@ class RoomLeft(BaseModel):
 
     room: str = Field(description="The room's canonical name.")
     reason: LeftReason = Field(
-        description="`removed` (membership ended), `archived`, `deleted` or `revoked` "
-        "(a policy withdrew access)."
+        description="`removed` (membership ended), `archived`, `deleted`, `revoked` "
+        "(a policy withdrew access) or `private` (the room turned private and the socket's "
+        "user is not a member)."
     )
 
 

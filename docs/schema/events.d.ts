@@ -124,7 +124,7 @@ export interface HandshakeAuth {
 export type JsonValue = unknown;
 
 /** Why the server took a socket out of a room (`room:left`). */
-export type LeftReason = "removed" | "archived" | "deleted" | "revoked";
+export type LeftReason = "removed" | "archived" | "deleted" | "revoked" | "private";
 
 /** `chat:history` on `/manage`: a super_admin names the tenant. */
 export interface ManageChatHistoryIn {
@@ -322,7 +322,7 @@ export interface RoomLeaveAck {
 export interface RoomLeft {
   /** The room's canonical name. */
   room: string;
-  /** `removed` (membership ended), `archived`, `deleted` or `revoked` (a policy withdrew access). */
+  /** `removed` (membership ended), `archived`, `deleted`, `revoked` (a policy withdrew access) or `private` (the room turned private and the socket's user is not a member). */
   reason: LeftReason;
 }
 

@@ -22,6 +22,9 @@ from services.rooms.ports import NewRoom, Revocations, RoomAccess, RoomQuery, Ro
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _MAX_ID = 2**63 - 1
+_PAGE = 1000
+KEEP_MAX_BYTES = 256 * 1024
+"""Size of the member list one `room:left` may keep (well under NATS's max_payload)."""
 
 
 def slug_from(name: str) -> str:
@@ -142,7 +145,34 @@ class ExplicitRooms:
         updated = await self._store.update_room(cmd.tenant, room.id, changes, cmd.settings)
         if updated.status is x.RoomStatus.ARCHIVED and room.status is x.RoomStatus.ACTIVE:
             await self._revocations.room_left(cmd.tenant, room.room, LeftReason.ARCHIVED, [])
+        elif (
+            room.visibility is x.Visibility.PUBLIC
+            and updated.visibility is x.Visibility.PRIVATE
+            and updated.status is not x.RoomStatus.DELETED
+        ):
+            await self._private(cmd.tenant, updated)
         return updated
+
+    async def _private(self, tenant: str, room: x.RoomView) -> None:
+        """A room turned private: every socket but its members' leaves it.
+
+        Members are read after the change, so one added meanwhile stays. Sockets of
+        tenant admins who are no members leave too (they may join again); so do
+        everyone's when the member list is over `KEEP_MAX_BYTES`.
+        """
+        keep: list[tuple[str, str]] = []
+        size = 0
+        after: str | None = None
+        while size <= KEEP_MAX_BYTES:
+            page = await self._store.list_members(tenant, room.id, after, _PAGE)
+            keep += [(tenant, m.user_id) for m in page]
+            size += sum(len(tenant) + len(m.user_id.encode()) + 8 for m in page)
+            if len(page) < _PAGE:
+                break
+            after = page[-1].user_id
+        if size > KEEP_MAX_BYTES:
+            keep = []
+        await self._revocations.room_left(tenant, room.room, LeftReason.PRIVATE, [], keep)
 
     async def delete(self, cmd: x.DeleteRoom) -> x.RoomView:
         room, _ = await self._allowed(cmd, Action.ARCHIVE)
