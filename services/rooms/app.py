@@ -5,17 +5,24 @@ from __future__ import annotations
 from nats.aio.client import Client as NATS
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from contracts.policies import Revoked
 from roomcast.platform.runtime import run, setup_logging
 from roomcast.platform.service import Stop, run_service
 from roomcast.platform.settings import load_settings
 from roomcast.platform.streams import ensure_log_stream
+from services.rooms.adapters.kinds_sql import SqlKindRegistry
 from services.rooms.adapters.log import MessageLog
+from services.rooms.adapters.policy_nats import NatsPolicies
 from services.rooms.adapters.revocations import NatsRevocations
 from services.rooms.adapters.rooms_sql import SqlRoomStore
 from services.rooms.adapters.sql import SqlDirectory
+from services.rooms.domain.decisions import DecisionCache
 from services.rooms.explicit import ExplicitRooms
 from services.rooms.explicit_handlers import ExplicitRoomHandlers
 from services.rooms.handlers import RoomsHandlers
+from services.rooms.policies.access import RoomAccess
+from services.rooms.policies.handlers import PolicyHandlers, announce_on
+from services.rooms.policies.kinds import PolicyKinds
 from services.rooms.room_send import RoomMessages
 from services.rooms.service import RoomsService
 from services.rooms.settings import RoomsSettings
@@ -38,13 +45,27 @@ async def serve(settings: RoomsSettings) -> None:
         service = RoomsService(
             SqlDirectory(engine), message_log, publish, epoch, settings.member_cache_size
         )
-        rooms = ExplicitRooms(SqlRoomStore(engine), NatsRevocations(nc))
-        messages = RoomMessages(rooms, message_log, publish, epoch)
-        explicit = ExplicitRoomHandlers(rooms, messages)
+        revocations = NatsRevocations(nc)
+        rooms = ExplicitRooms(SqlRoomStore(engine), revocations)
+        registry = SqlKindRegistry(engine)
+        cache = DecisionCache(settings.policy_cache_size, settings.policy_max_ttl)
+        access = RoomAccess(rooms, registry, NatsPolicies(nc, settings.policy_timeout), cache)
+
+        async def announce(event: Revoked) -> None:
+            await announce_on(nc, event)
+
+        kinds = PolicyKinds(access, registry, revocations, announce)
+        messages = RoomMessages(access, message_log, publish, epoch)
+        explicit = ExplicitRoomHandlers(rooms, messages, access)
         handlers = RoomsHandlers(nc, service, settings.rooms_workers, explicit)
+        policies = PolicyHandlers(access, kinds)
         await handlers.start()
+        served = await policies.start(nc, settings.rooms_workers)
 
         async def stop() -> None:
+            await policies.stop()
+            for one in served:
+                await one.stop()
             await handlers.stop()
             await engine.dispose()
 

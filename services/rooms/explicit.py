@@ -240,6 +240,18 @@ class ExplicitRooms:
 
     async def authorize(self, cmd: x.Authorize) -> tuple[x.RoomView, str]:
         """The room named `cmd.name` and what grants the caller access to it."""
+        room = await self.lookup(cmd)
+        if room is None:
+            raise _not_found()
+        return room, await self.decide(cmd, room)
+
+    async def lookup(self, cmd: x.Authorize) -> x.RoomView | None:
+        """The explicit room named `cmd.name` in the tenant, or None if there is none.
+
+        Raises:
+            ServiceError: `INVALID` for a name that is not `{kind}:{id}`, `FORBIDDEN`
+                for an automatic room or a tenant the caller may not act in.
+        """
         x.check_tenant(cmd.identity, cmd.tenant, via_manage=cmd.via_manage)
         kind, _, rid = cmd.name.partition(":")
         if not kind or not rid:
@@ -247,14 +259,18 @@ class ExplicitRooms:
         if kind in x.AUTO_KINDS:
             raise ServiceError(ErrorCode.FORBIDDEN, "automatic rooms are joined by the server")
         if kind == x.ROOM_KIND:
-            room = await self._store.find_room(cmd.tenant, slug=rid) if _SLUG.match(rid) else None
-        else:
-            room = await self._store.find_primary(cmd.tenant, kind, rid)
-        if room is None:
-            raise _not_found()
+            return await self._store.find_room(cmd.tenant, slug=rid) if _SLUG.match(rid) else None
+        return await self._store.find_primary(cmd.tenant, kind, rid)
+
+    async def decide(self, cmd: x.Authorize, room: x.RoomView) -> str:
+        """What grants the caller access to `room` (reading, or posting with `cmd.post`).
+
+        Raises:
+            ServiceError: as the role table refuses (`roles.check`).
+        """
         actor = await self._actor(cmd, room)
         check(actor, Action.POST if cmd.post else Action.READ, room.status, room.visibility)
-        return room, grant(actor)
+        return grant(actor)
 
     @staticmethod
     def _int_cursor(cursor: str | None) -> int | None:

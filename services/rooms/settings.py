@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from contracts.endpoints import POLICY_TIMEOUT
 from roomcast.platform.settings import CommonSettings
 
 
@@ -23,3 +24,18 @@ class RoomsSettings(CommonSettings):
         default=100_000, ge=0, description="Known tenant members cached per replica."
     )
     db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections per replica.")
+    policy_timeout: float = Field(
+        default=POLICY_TIMEOUT,
+        gt=0,
+        le=10,
+        description="Seconds to wait for a room kind's policy; no answer is `UNAVAILABLE`.",
+    )
+    policy_cache_size: int = Field(
+        default=100_000, ge=0, description="Policy decisions cached per replica (0: none)."
+    )
+    policy_max_ttl: float = Field(
+        default=300,
+        ge=0,
+        description="Longest a policy decision is reused, whatever TTL the policy gave "
+        "(seconds); `revoke` drops it sooner.",
+    )
