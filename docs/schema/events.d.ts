@@ -13,6 +13,9 @@ export interface AuthRefreshAck {
   exp: number;
 }
 
+/** A bare id, as seed 002 sends it: `socket.emit("course:join", courseId)`. */
+export type BareIdIn = string | number;
+
 /** `chat:error`: a refused `chat:send` or `room:send`, for clients that do not use acks. */
 export interface ChatError {
   /** The same code as the ack's `error.code`. */
@@ -160,6 +163,19 @@ export interface ManageRoomIn {
   tenant: string;
 }
 
+/** `room:join` on `/manage`: `{tenant, room}`, or `{tenant, kind, data}`. */
+export type ManageRoomJoinIn = ManageRoomIn | ManageRoomKindIn;
+
+/** `room:join {kind, data}` on `/manage`: a super_admin names the tenant. */
+export interface ManageRoomKindIn {
+  /** Room kind, e.g. `course`. */
+  kind: string;
+  /** Domain data the kind derives the id from, e.g. `{"courseId": 42}` (at most 4 KiB as JSON). */
+  data: Record<string, JsonValue>;
+  /** Tenant of the room. */
+  tenant: string;
+}
+
 /** `room:send` on `/manage`: a super_admin names the tenant. */
 export interface ManageRoomSendIn {
   /** Room name `{kind}:{id}`: `room:{slug}` or `{entityType}:{entityId}`. */
@@ -234,6 +250,17 @@ export interface RoomJoinAck {
   room: string;
   /** What grants access: a member role, `tenant_admin`, `super_admin`, or `public` (reading a public room without membership). */
   role?: string | null;
+}
+
+/** `room:join` on `/tenant`: `{room}`, or `{kind, data}`. */
+export type RoomJoinIn = RoomIn | RoomKindIn;
+
+/** `room:join` by a kind's domain data on `/tenant`: the kind's policy derives the id. */
+export interface RoomKindIn {
+  /** Room kind, e.g. `course`. */
+  kind: string;
+  /** Domain data the kind derives the id from, e.g. `{"courseId": 42}` (at most 4 KiB as JSON). */
+  data: Record<string, JsonValue>;
 }
 
 /** The ack of `room:leave`: the socket no longer receives the room's messages. */
@@ -353,12 +380,16 @@ export interface ClientToServerEvents {
   "presence:list": (payload: EmptyIn, ack: (response: PresenceListAck | ErrorAck) => void) => void;
   /** Replace the connection's token before it expires; the new token must name the same user and tenant. */
   "auth:refresh": (payload: RefreshIn, ack: (response: AuthRefreshAck | ErrorAck) => void) => void;
-  /** Receive an explicit room's `room:message`s (`room:{slug}` or `{entityType}:{entityId}`): members, and any user of the tenant for a public room. Membership is unchanged. Automatic rooms are `FORBIDDEN`; a room the caller may not read, or a deleted one, is `NOT_FOUND`. */
-  "room:join": (payload: RoomIn, ack: (response: RoomJoinAck | ErrorAck) => void) => void;
+  /** Receive a room's `room:message`s. An explicit room (`room:{slug}` or `{entityType}:{entityId}`) admits its members, and any user of the tenant when public; membership is unchanged. Else the room's kind's policy decides (`FORBIDDEN` with its reason; `UNAVAILABLE` when it does not answer). `{kind, data}` lets the kind's policy derive the id (`INVALID` when the data names no room). Automatic rooms are `FORBIDDEN`; a room the caller may not read, a deleted one, or a kind nobody serves is `NOT_FOUND`. */
+  "room:join": (payload: RoomJoinIn, ack: (response: RoomJoinAck | ErrorAck) => void) => void;
   /** Stop receiving a room's messages on this socket; membership is unchanged. */
   "room:leave": (payload: RoomIn, ack: (response: RoomLeaveAck | ErrorAck) => void) => void;
   /** A message to an explicit room the sender may post in (members; an archived room is `FORBIDDEN`); no join needed. Refused sends also emit `chat:error`. */
   "room:send": (payload: RoomSendIn, ack: (response: RoomSendAck | ErrorAck) => void) => void;
+  /** Seed 002: a bare course id (`socket.emit('course:join', 42)`), as `room:join {room: "course:<id>"}`. /tenant only. */
+  "course:join": (payload: BareIdIn, ack: (response: RoomJoinAck | ErrorAck) => void) => void;
+  /** Seed 002: a bare course id, as `room:leave {room: "course:<id>"}`. /tenant only. */
+  "course:leave": (payload: BareIdIn, ack: (response: RoomLeaveAck | ErrorAck) => void) => void;
   /** Not served by this release: always acked `UNAVAILABLE`. */
   "notification:list": (payload: Record<string, unknown>, ack: (response: ErrorAck) => void) => void;
   /** Not served by this release: always acked `UNAVAILABLE`. */
@@ -383,8 +414,8 @@ export interface ManageClientToServerEvents {
   "manage:unwatch": (payload: TenantIn, ack: (response: OkAck | ErrorAck) => void) => void;
   /** Replace the connection's token before it expires; the new token must name the same user and tenant. */
   "auth:refresh": (payload: RefreshIn, ack: (response: AuthRefreshAck | ErrorAck) => void) => void;
-  /** Receive an explicit room's `room:message`s (`room:{slug}` or `{entityType}:{entityId}`): members, and any user of the tenant for a public room. Membership is unchanged. Automatic rooms are `FORBIDDEN`; a room the caller may not read, or a deleted one, is `NOT_FOUND`. */
-  "room:join": (payload: ManageRoomIn, ack: (response: RoomJoinAck | ErrorAck) => void) => void;
+  /** Receive a room's `room:message`s. An explicit room (`room:{slug}` or `{entityType}:{entityId}`) admits its members, and any user of the tenant when public; membership is unchanged. Else the room's kind's policy decides (`FORBIDDEN` with its reason; `UNAVAILABLE` when it does not answer). `{kind, data}` lets the kind's policy derive the id (`INVALID` when the data names no room). Automatic rooms are `FORBIDDEN`; a room the caller may not read, a deleted one, or a kind nobody serves is `NOT_FOUND`. */
+  "room:join": (payload: ManageRoomJoinIn, ack: (response: RoomJoinAck | ErrorAck) => void) => void;
   /** Stop receiving a room's messages on this socket; membership is unchanged. */
   "room:leave": (payload: ManageRoomIn, ack: (response: RoomLeaveAck | ErrorAck) => void) => void;
   /** A message to an explicit room the sender may post in (members; an archived room is `FORBIDDEN`); no join needed. Refused sends also emit `chat:error`. */
@@ -403,7 +434,7 @@ export interface ServerToClientEvents {
   "chat:message": (payload: ChatMessage) => void;
   /** A message to an explicit room, to every socket that joined it except the sending socket (which has the ack); one copy per socket. */
   "room:message": (payload: RoomMessage) => void;
-  /** The server took this socket out of an explicit room it had joined: its membership ended (`removed`), or the room was archived or deleted. Nothing more of the room reaches the socket. */
+  /** The server took this socket out of a room it had joined: its membership ended (`removed`), the room was archived or deleted, or a policy withdrew access (`revoked`). Nothing more of the room reaches the socket. */
   "room:left": (payload: RoomLeft) => void;
   /** A refused `chat:send` or `room:send` (whatever the code), to the sending socket only, besides the error ack. */
   "chat:error": (payload: ChatError) => void;

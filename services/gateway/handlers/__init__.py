@@ -19,7 +19,13 @@ from services.gateway.handlers.context import Context
 from services.gateway.handlers.history import chat_history
 from services.gateway.handlers.manage import manage_unwatch, manage_watch
 from services.gateway.handlers.presence import presence_heartbeat, presence_list
-from services.gateway.handlers.rooms import room_join, room_leave, room_send
+from services.gateway.handlers.rooms import (
+    course_join,
+    course_leave,
+    room_join,
+    room_leave,
+    room_send,
+)
 from services.gateway.sessions import Session
 
 Handler = Callable[[Context, Session, Any], Awaitable[Ack]]
@@ -48,6 +54,8 @@ HANDLERS: dict[str, Handler] = {
     "room:join": room_join,
     "room:leave": room_leave,
     "room:send": room_send,
+    "course:join": course_join,
+    "course:leave": course_leave,
 }
 for _event in CLIENT_EVENTS:
     if not _event.served:

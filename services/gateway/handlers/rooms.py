@@ -7,6 +7,11 @@ again and never changes membership. `room:send` needs no join: the rooms service
 authorizes the post, logs it and delivers it to every joined socket but the sender's.
 Automatic rooms (`user:`, `tenant:`, `role:`, `manage:`) are joined by the server
 alone: these events on them are `FORBIDDEN`.
+
+`room:join {kind, data}` first asks the rooms service which room the data names
+(`ROOM_IDENTIFY`, answered by the kind's policy), then joins that room as above. Seed
+002's `course:join` / `course:leave` with a bare course id are `room:join` /
+`room:leave` of `course:<id>`.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ from typing import Any
 
 from contracts import endpoints
 from contracts.client import ManageRoomIn, ManageRoomSendIn, RoomIn, RoomSendIn, room_kind
+from contracts.client_kinds import ManageRoomKindIn, RoomKindIn, bare_id
 from contracts.errors import ErrorCode, ServiceError
 from contracts.explicit_rooms import AUTO_KINDS, Authorize
 from contracts.messages import RoomSend
+from contracts.policies import Identify
 from contracts.rooms import Room
 from roomcast.platform import bus
 from services.gateway.envelope import Ack, ok
@@ -32,20 +39,32 @@ def _explicit(name: str) -> str:
 
 
 async def room_join(gw: Context, s: Session, data: Any) -> Ack:
-    """`room:join`: `{room}` (`/manage`: with `tenant`) → `{ok, room, role}`.
+    """`room:join`: `{room}` or `{kind, data}` (`/manage`: with `tenant`) → `{ok, room, role}`.
 
     `room` in the ack is the room's canonical name, which `room:message` carries.
     """
+    if isinstance(data, dict) and "kind" in data:
+        by_kind, tenant = scoped(s, data, RoomKindIn, ManageRoomKindIn)
+        identify = Identify(
+            identity=s.identity,
+            tenant=tenant,
+            via_manage=s.on_manage,
+            kind=by_kind.kind,
+            data=by_kind.data,
+        )
+        wait = gw.settings.request_timeout
+        named = (await bus.request(gw.nc, endpoints.ROOM_IDENTIFY, identify, wait=wait)).checked()
+        return await _join(gw, s, tenant, _explicit(named.room or ""))
     payload, tenant = scoped(s, data, RoomIn, ManageRoomIn)
-    ask = Authorize(
-        identity=s.identity,
-        tenant=tenant,
-        via_manage=s.on_manage,
-        name=_explicit(payload.room),
-    )
+    return await _join(gw, s, tenant, _explicit(payload.room))
+
+
+async def _join(gw: Context, s: Session, tenant: str, asked: str) -> Ack:
+    """Ask the rooms service for access to `asked`, then subscribe the socket."""
+    ask = Authorize(identity=s.identity, tenant=tenant, via_manage=s.on_manage, name=asked)
     wait = gw.settings.request_timeout
     reply = (await bus.request(gw.nc, endpoints.ROOM_AUTHORIZE, ask, wait=wait)).checked()
-    name = reply.room or payload.room
+    name = reply.room or asked
     subject = Room.explicit(tenant, name).subject
     if subject not in s.subjects:
         # the socket may have closed, or joined the room, while this join was in flight
@@ -57,8 +76,27 @@ async def room_join(gw: Context, s: Session, data: Any) -> Ack:
         else:
             s.subjects.add(subject)
     if subject in s.subjects:
-        s.joined[(tenant, payload.room)] = s.joined[(tenant, name)] = subject
+        s.joined[(tenant, asked)] = s.joined[(tenant, name)] = subject
     return ok(room=name, role=reply.role)
+
+
+def _seed_room(s: Session, event: str, data: Any) -> dict[str, str]:
+    """Seed 002's bare id as a `room:join` / `room:leave` payload on `/tenant`."""
+    if s.on_manage:
+        raise ServiceError(
+            ErrorCode.INVALID, f"{event} is for /tenant; on /manage use room:join {{tenant, room}}"
+        )
+    return {"room": f"{event.partition(':')[0]}:{bare_id(data)}"}
+
+
+async def course_join(gw: Context, s: Session, data: Any) -> Ack:
+    """`course:join`: a bare course id (seed 002) → as `room:join {room: "course:<id>"}`."""
+    return await room_join(gw, s, _seed_room(s, "course:join", data))
+
+
+async def course_leave(gw: Context, s: Session, data: Any) -> Ack:
+    """`course:leave`: a bare course id (seed 002) → as `room:leave {room: "course:<id>"}`."""
+    return await room_leave(gw, s, _seed_room(s, "course:leave", data))
 
 
 async def room_leave(gw: Context, s: Session, data: Any) -> Ack:
