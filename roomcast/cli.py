@@ -5,6 +5,7 @@
 - `roomcast migrate`: bring the database schema up to date.
 - `roomcast gateway|rooms|presence|persistence`: run one service in the foreground.
 - `roomcast tenant set|show`: change or read a tenant's run-time settings.
+- `roomcast policy serve|list|revoke`: run room kinds' policies, list kinds, revoke.
 - `roomcast docs [--check]`: regenerate (or check) the documents made from `contracts/`.
 
 Settings come from a flag, else the `ROOMCAST_*` environment variable, else the
@@ -22,7 +23,7 @@ import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -194,6 +195,55 @@ def _cmd_tenant(args: argparse.Namespace) -> int:
     return 0
 
 
+def _nats_url(args: argparse.Namespace) -> str:
+    url = devstate.resolve("ROOMCAST_NATS_URL", "nats_url", flag=args.nats_url, directory=args.dir)
+    if url is None:
+        raise CommandError(_no_system(args.dir))
+    return url
+
+
+def _cmd_policy_serve(args: argparse.Namespace) -> int:
+    from roomcast.platform.runtime import instance_name, setup_logging
+    from roomcast.sdk import worker
+
+    url = _nats_url(args)
+    setup_logging(os.environ.get("ROOMCAST_LOG_LEVEL", "INFO"), "policy")
+    name = instance_name(args.name or os.environ.get("ROOMCAST_INSTANCE_ID", ""), "policy")
+    try:
+        return worker.main(url, args.targets, name, args.concurrency)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise CommandError(f"policy serve: {exc}") from None
+
+
+def _cmd_policy_list(args: argparse.Namespace) -> int:
+    from contracts import endpoints
+    from contracts.policies import ListKinds
+
+    reply = asyncio.run(_request(_nats_url(args), endpoints.POLICY_KINDS, ListKinds()))
+    if not reply.ok:
+        reason = f"{reply.error.code}: {reply.error.message}" if reply.error else "refused"
+        raise CommandError(f"policy list: {reason}")
+    if not reply.kinds:
+        print("no room kind is registered", file=sys.stderr)
+    for kind in reply.kinds:
+        seen = kind.seen_at.isoformat(timespec="seconds")
+        print(f"{kind.kind}\t{kind.worker}\t{seen}\t{kind.description or ''}")
+    return 0
+
+
+def _cmd_policy_revoke(args: argparse.Namespace) -> int:
+    from contracts import endpoints
+    from contracts.policies import Revoke
+
+    ask = Revoke(tenant=args.tenant, kind=args.kind, id=args.id, user_id=args.user)
+    reply = asyncio.run(_request(_nats_url(args), endpoints.POLICY_REVOKE, ask))
+    if not reply.ok:
+        reason = f"{reply.error.code}: {reply.error.message}" if reply.error else "refused"
+        raise CommandError(f"policy revoke: {reason}")
+    print(f"revoked {reply.room} in {args.tenant}" + (f" for {args.user}" if args.user else ""))
+    return 0
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     """Print a service's effective settings (secrets masked) with their descriptions."""
     settings_cls = registry.get(args.service).settings_class()
@@ -285,7 +335,39 @@ def build_parser() -> argparse.ArgumentParser:
     for action in (setter, show):
         action.add_argument("--nats-url", help="NATS URL (default: env, then dev)")
         action.set_defaults(handler=_cmd_tenant)
+    _policy_parser(sub, common)
     return parser
+
+
+def _policy_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    policy = sub.add_parser("policy", help="room kinds answered by your own policies")
+    actions = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
+    serve = actions.add_parser(
+        "serve",
+        parents=[common],
+        help="run RoomKind classes until SIGTERM",
+        description="Serve each module:Class (a roomcast.sdk.RoomKind) in its kind's queue "
+        "group, register the kinds with the rooms service, and run until SIGTERM or "
+        "Ctrl-C (a graceful stop). Modules are imported from the working directory too.",
+    )
+    serve.add_argument("targets", nargs="+", metavar="module:Class")
+    serve.add_argument("--name", help="worker name in logs and `policy list` (host-pid)")
+    serve.add_argument(
+        "--concurrency", type=int, default=64, help="questions answered at once per kind (64)"
+    )
+    serve.set_defaults(handler=_cmd_policy_serve)
+    listing = actions.add_parser("list", parents=[common], help="print the registered kinds")
+    listing.set_defaults(handler=_cmd_policy_list)
+    revoke = actions.add_parser(
+        "revoke", parents=[common], help="withdraw access to a room of a kind"
+    )
+    revoke.add_argument("tenant")
+    revoke.add_argument("kind")
+    revoke.add_argument("id", help="room id within the kind (42 of course:42)")
+    revoke.add_argument("--user", help="only this user (default: everyone)")
+    revoke.set_defaults(handler=_cmd_policy_revoke)
+    for action in (serve, listing, revoke):
+        action.add_argument("--nats-url", help="NATS URL (default: env, then dev)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
