@@ -76,3 +76,29 @@ def test_policy_questions_go_to_the_kinds_own_subject() -> None:
     assert len(e.POLICY_IDENTIFIER.at("x" * 1000).subject) < 40 + MAX_TOKEN_LENGTH
     with pytest.raises(TypeError):
         e.ROOM_AUTHORIZE.at("course")
+
+
+async def test_the_example_course_kind_loads_and_decides() -> None:
+    from roomcast.sdk import User
+    from roomcast.sdk.worker import load
+
+    kind = load("examples.course_policy:CourseRoom")
+    alice = User("alice", "acme", "member")
+    assert kind.kind == "course"
+    assert await kind.identifier(alice, {"courseId": 42}) == "42"
+    assert (await kind.can_join(alice, "42")).allow
+    assert not (await kind.can_join(User("carol", "acme", "member"), "42")).allow
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("examples.course_policy", "expected module:Class"),
+        ("examples.course_policy:ENROLMENTS", "is not a RoomKind"),
+    ],
+)
+def test_loading_refuses_what_is_not_a_room_kind(target: str, message: str) -> None:
+    from roomcast.sdk.worker import load
+
+    with pytest.raises(ValueError, match=message):
+        load(target)
