@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from contracts.claims import Claims
 from contracts.errors import Reply
 from contracts.identity import MAX_ROOM_ID, ClientId, Id, Identity, TenantId
 
@@ -78,6 +79,11 @@ class RoomSend(BaseModel):
     client_id: ClientId | None = Field(default=None, description="Sender's idempotency key.")
     via_manage: bool = Field(default=False, description="Sent from the /manage namespace.")
     sid: str = Field(description="Sending socket, which gets the ack instead of a copy.")
+    claims: Claims | None = Field(
+        default=None,
+        description="Token claims the gateway forwards to a room kind's policy "
+        "(`ROOMCAST_POLICY_CLAIMS`).",
+    )
 
 
 class RoomAck(Reply):

@@ -28,6 +28,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, JsonValue, StringConstraints, field_validator
 
+from contracts.claims import Claims
 from contracts.errors import Reply
 from contracts.explicit_rooms import AUTO_KINDS, ROOM_KIND, Camel, RoomCommand
 from contracts.identity import (
@@ -88,17 +89,21 @@ class PolicyUser(Camel):
     tenant: TenantId = Field(description="The user's own tenant.")
     role: RoleName = Field(description="Role claim, e.g. `member`, `admin`.")
     name: DisplayName | None = Field(default=None, description="Display name, if any.")
-    claims: dict[str, JsonValue] = Field(
+    claims: Claims = Field(
         default_factory=dict,
-        description="Further claims of the token, when the gateway forwards them "
-        "(empty in this release).",
+        description="The token's claims the gateway forwards (`ROOMCAST_POLICY_CLAIMS`; "
+        "none by default, and none for `chat:history`, which persistence authorizes).",
     )
 
     @classmethod
-    def of(cls, identity: Identity) -> PolicyUser:
-        """The policy's view of a verified identity."""
+    def of(cls, identity: Identity, claims: dict[str, Any] | None = None) -> PolicyUser:
+        """The policy's view of a verified identity and its forwarded claims."""
         return cls(
-            id=identity.user_id, tenant=identity.tenant, role=identity.role, name=identity.name
+            id=identity.user_id,
+            tenant=identity.tenant,
+            role=identity.role,
+            name=identity.name,
+            claims=claims or {},
         )
 
 
@@ -217,6 +222,9 @@ class Identify(RoomCommand):
 
     kind: KindName = Field(description="The room kind, e.g. `course`.")
     data: dict[str, JsonValue] = Field(description="The client's data (at most 4 KiB as JSON).")
+    claims: Claims | None = Field(
+        default=None, description="Token claims the gateway forwards to the policy."
+    )
 
     _data = field_validator("data")(check_data)
 

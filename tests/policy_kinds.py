@@ -83,3 +83,13 @@ class Gone(RoomKind):
 
     async def can_join(self, user: User, room_id: str) -> bool:
         return True
+
+
+class Plan(RoomKind):
+    """Users whose token's `plan` claim is `pro` (forwarded by `ROOMCAST_POLICY_CLAIMS`)."""
+
+    kind = f"plan{SUFFIX}"
+
+    async def can_join(self, user: User, room_id: str) -> Answer:
+        plan = user.claims.get("plan")
+        return Answer(plan == "pro", reason=f"plan {plan!r} is not pro")

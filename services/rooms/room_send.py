@@ -47,6 +47,7 @@ class RoomMessages:
             via_manage=cmd.via_manage,
             name=cmd.room,
             post=True,
+            claims=cmd.claims,
         )
         room = await self._access.authorize(ask)
         message = LoggedRoomMessage(

@@ -56,12 +56,13 @@ def stack(
     """Two rooms replicas, two gateways, two replicas of the course policy."""
     stack_factory.start("rooms", instance="rooms-1")
     stack_factory.start("rooms", instance="rooms-2")
-    gw1 = stack_factory.start("gateway", instance="gateway-1")
-    gw2 = stack_factory.start("gateway", instance="gateway-2")
-    kinds = [f"tests.policy_kinds:{k}" for k in ("Course", "Slow", "Broken", "Counted")]
+    forward = {"ROOMCAST_POLICY_CLAIMS": "plan"}
+    gw1 = stack_factory.start("gateway", forward, instance="gateway-1")
+    gw2 = stack_factory.start("gateway", forward, instance="gateway-2")
+    kinds = [f"tests.policy_kinds:{k}" for k in ("Course", "Slow", "Broken", "Counted", "Plan")]
     workers = [
         PolicyProcess(state, "policy-1", kinds, policy_env).start(),
-        PolicyProcess(state, "policy-2", kinds[:1] + kinds[3:], policy_env).start(),
+        PolicyProcess(state, "policy-2", [kinds[0], kinds[3]], policy_env).start(),
     ]
     yield gw1, gw2
     for worker in workers:
@@ -316,3 +317,17 @@ def test_policy_list_shows_the_registered_kinds(stack: Any, nats_url: str) -> No
     rows = {line.split("\t")[0]: line.split("\t") for line in out.splitlines()}
     assert rows["course"][1] in ("policy-1", "policy-2")
     assert f"counted{SUFFIX}" in rows
+
+
+async def test_policies_see_the_forwarded_claims(
+    stack: tuple[ServiceProcess, ServiceProcess], clients: list[Client]
+) -> None:
+    gw1, _ = stack
+    t = unique("saas")
+    pro = await connect(gw1.url, token("ann", t, plan="pro", secret_note="not forwarded"))
+    free = await connect(gw1.url, token("bob", t, plan="free"))
+    clients += [pro, free]
+    room = f"plan{SUFFIX}:1"
+    assert (await pro.call("room:join", {"room": room}))["ok"]
+    assert (await pro.call("room:send", {"room": room, "body": "hi"}))["ok"]
+    refused(await free.call("room:join", {"room": room}), "FORBIDDEN", "plan 'free' is not pro")

@@ -102,3 +102,16 @@ def test_loading_refuses_what_is_not_a_room_kind(target: str, message: str) -> N
 
     with pytest.raises(ValueError, match=message):
         load(target)
+
+
+def test_only_named_claims_within_the_bound_are_forwarded() -> None:
+    from contracts.claims import MAX_CLAIM_BYTES, forwarded
+
+    token = {"plan": "pro", "secret": "s", "big": "y" * MAX_CLAIM_BYTES, "groups": ["a"]}
+    assert forwarded(token, ["plan", "big", "groups", "absent"]) == {
+        "plan": "pro",
+        "groups": ["a"],
+    }
+    assert PolicyUser.of(WHO, {"plan": "pro"}).claims == {"plan": "pro"}
+    with pytest.raises(ValidationError):
+        PolicyUser.of(WHO, {"big": "y" * MAX_CLAIM_BYTES})

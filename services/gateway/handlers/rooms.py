@@ -51,6 +51,7 @@ async def room_join(gw: Context, s: Session, data: Any) -> Ack:
             via_manage=s.on_manage,
             kind=by_kind.kind,
             data=by_kind.data,
+            claims=s.claims or None,
         )
         wait = gw.settings.request_timeout
         named = (await bus.request(gw.nc, endpoints.ROOM_IDENTIFY, identify, wait=wait)).checked()
@@ -61,7 +62,13 @@ async def room_join(gw: Context, s: Session, data: Any) -> Ack:
 
 async def _join(gw: Context, s: Session, tenant: str, asked: str) -> Ack:
     """Ask the rooms service for access to `asked`, then subscribe the socket."""
-    ask = Authorize(identity=s.identity, tenant=tenant, via_manage=s.on_manage, name=asked)
+    ask = Authorize(
+        identity=s.identity,
+        tenant=tenant,
+        via_manage=s.on_manage,
+        name=asked,
+        claims=s.claims or None,
+    )
     wait = gw.settings.request_timeout
     reply = (await bus.request(gw.nc, endpoints.ROOM_AUTHORIZE, ask, wait=wait)).checked()
     name = reply.room or asked
@@ -126,6 +133,7 @@ async def room_send(gw: Context, s: Session, data: Any) -> Ack:
         client_id=payload.client_id,
         via_manage=s.on_manage,
         sid=s.sid,
+        claims=s.claims or None,
     )
     wait = gw.settings.request_timeout
     reply = (await bus.request(gw.nc, endpoints.ROOM_SEND, command, wait=wait)).checked()

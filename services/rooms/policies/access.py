@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from contracts import explicit_rooms as x
 from contracts.errors import ErrorCode, ServiceError
-from contracts.identity import MAX_ROOM_ID, Identity
+from contracts.identity import MAX_ROOM_ID
 from contracts.policies import (
     RESERVED_KINDS,
     AccessAnswer,
@@ -126,7 +126,8 @@ class RoomAccess:
                 f"a room id is 1..{MAX_ROOM_ID} characters without whitespace or control",
             )
         action = Action.POST if cmd.post else Action.JOIN
-        decision = await self._decide(cmd.tenant, cmd.identity, kind, rid, action)
+        user = PolicyUser.of(cmd.identity, cmd.claims)
+        decision = await self._decide(cmd.tenant, user, kind, rid, action)
         if not decision.allow:
             why = decision.reason or f"the {kind} policy refused"
             raise ServiceError(ErrorCode.FORBIDDEN, why)
@@ -138,7 +139,10 @@ class RoomAccess:
         if not await self.known(cmd.kind):
             raise _no_kind(cmd.kind)
         question = IdentifierQuestion(
-            kind=cmd.kind, tenant=cmd.tenant, user=PolicyUser.of(cmd.identity), data=cmd.data
+            kind=cmd.kind,
+            tenant=cmd.tenant,
+            user=PolicyUser.of(cmd.identity, cmd.claims),
+            data=cmd.data,
         )
         rid = await self._policies.identifier(question)
         if not _ROOM_ID.match(rid):
@@ -163,13 +167,13 @@ class RoomAccess:
         self._known.update(kinds)
 
     async def _decide(
-        self, tenant: str, who: Identity, kind: str, rid: str, action: Action
+        self, tenant: str, who: PolicyUser, kind: str, rid: str, action: Action
     ) -> Decision:
-        key = Key(tenant, who.tenant, who.user_id, kind, rid, action)
+        key = Key(tenant, who.tenant, who.id, kind, rid, action)
         cached = self._cache.get(key, self._clock())
         if cached is not None:
             return cached
-        question = AccessQuestion(kind=kind, tenant=tenant, user=PolicyUser.of(who), id=rid)
+        question = AccessQuestion(kind=kind, tenant=tenant, user=who, id=rid)
         for _ in range(ASKS):
             generation = self._cache.generation
             answer = await self._policies.access(action, question)
