@@ -21,6 +21,7 @@ from services.rooms.explicit import ExplicitRooms
 from services.rooms.explicit_handlers import ExplicitRoomHandlers
 from services.rooms.handlers import RoomsHandlers
 from services.rooms.policies.access import RoomAccess
+from services.rooms.policies.declared import DeclaredPolicies, DeclaredRegistry
 from services.rooms.policies.handlers import PolicyHandlers, announce_on
 from services.rooms.policies.kinds import PolicyKinds
 from services.rooms.room_send import RoomMessages
@@ -46,10 +47,13 @@ async def serve(settings: RoomsSettings) -> None:
             SqlDirectory(engine), message_log, publish, epoch, settings.member_cache_size
         )
         revocations = NatsRevocations(nc)
-        rooms = ExplicitRooms(SqlRoomStore(engine), revocations)
-        registry = SqlKindRegistry(engine)
+        store = SqlRoomStore(engine)
+        rooms = ExplicitRooms(store, revocations)
+        rules = settings.room_kinds
+        registry = DeclaredRegistry(rules, SqlKindRegistry(engine))
+        policies = DeclaredPolicies(rules, store, NatsPolicies(nc, settings.policy_timeout))
         cache = DecisionCache(settings.policy_cache_size, settings.policy_max_ttl)
-        access = RoomAccess(rooms, registry, NatsPolicies(nc, settings.policy_timeout), cache)
+        access = RoomAccess(rooms, registry, policies, cache)
 
         async def announce(event: Revoked) -> None:
             await announce_on(nc, event)
@@ -58,12 +62,12 @@ async def serve(settings: RoomsSettings) -> None:
         messages = RoomMessages(access, message_log, publish, epoch)
         explicit = ExplicitRoomHandlers(rooms, messages, access)
         handlers = RoomsHandlers(nc, service, settings.rooms_workers, explicit)
-        policies = PolicyHandlers(access, kinds)
+        policy_handlers = PolicyHandlers(access, kinds)
         await handlers.start()
-        served = await policies.start(nc, settings.rooms_workers)
+        served = await policy_handlers.start(nc, settings.rooms_workers)
 
         async def stop() -> None:
-            await policies.stop()
+            await policy_handlers.stop()
             for one in served:
                 await one.stop()
             await handlers.stop()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from contracts.endpoints import POLICY_TIMEOUT
+from contracts.policies import KindSpec
 from roomcast.platform.settings import CommonSettings
+from services.rooms.domain.declared import KindRule
 
 
 class RoomsSettings(CommonSettings):
@@ -39,3 +41,16 @@ class RoomsSettings(CommonSettings):
         description="Longest a policy decision is reused, whatever TTL the policy gave "
         "(seconds); `revoke` drops it sooner.",
     )
+    room_kinds: dict[str, KindRule] = Field(
+        default_factory=dict,
+        description="Declared room kinds, JSON: kind → one rule, `roleIn` (roles), "
+        "`claimEquals` (forwarded claims and values) or `memberOf` (an entity type), e.g. "
+        '`{"staff": {"roleIn": ["admin"]}}` (see services/rooms/domain/declared.py).',
+    )
+
+    @field_validator("room_kinds")
+    @classmethod
+    def _kind_names(cls, value: dict[str, KindRule]) -> dict[str, KindRule]:
+        for kind in value:
+            KindSpec(kind=kind)  # a valid, unreserved kind name
+        return value

@@ -30,6 +30,12 @@ from tests.servers import ServiceProcess
 from tests.stack import Stack
 
 SUFFIX = uuid.uuid4().hex[:8]
+DECLARED = {
+    f"staff{SUFFIX}": {"roleIn": ["teacher"]},
+    f"pro{SUFFIX}": {"claimEquals": {"plan": "pro"}},
+    f"crew{SUFFIX}": {"memberOf": f"team{SUFFIX}"},
+}
+"""Declared kinds (`ROOMCAST_ROOM_KINDS`) of both rooms replicas."""
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +59,11 @@ def policy_env(state: Path, nats_url: str) -> dict[str, str]:
 def stack(
     stack_factory: Stack, state: Path, policy_env: dict[str, str]
 ) -> Iterator[tuple[ServiceProcess, ServiceProcess]]:
-    """Two rooms replicas, two gateways, two replicas of the course policy."""
-    stack_factory.start("rooms", instance="rooms-1")
-    stack_factory.start("rooms", instance="rooms-2")
+    """Two rooms replicas (with declared kinds), two gateways, two replicas of the
+    course policy."""
+    declared = {"ROOMCAST_ROOM_KINDS": json.dumps(DECLARED)}
+    stack_factory.start("rooms", declared, instance="rooms-1")
+    stack_factory.start("rooms", declared, instance="rooms-2")
     forward = {"ROOMCAST_POLICY_CLAIMS": "plan"}
     gw1 = stack_factory.start("gateway", forward, instance="gateway-1")
     gw2 = stack_factory.start("gateway", forward, instance="gateway-2")
@@ -331,3 +339,35 @@ async def test_policies_see_the_forwarded_claims(
     assert (await pro.call("room:join", {"room": room}))["ok"]
     assert (await pro.call("room:send", {"room": room, "body": "hi"}))["ok"]
     refused(await free.call("room:join", {"room": room}), "FORBIDDEN", "plan 'free' is not pro")
+
+
+async def test_declared_kinds_need_no_policy_service(
+    stack: tuple[ServiceProcess, ServiceProcess], clients: list[Client], nc: NATS
+) -> None:
+    gw1, gw2 = stack
+    t = unique("decl")
+    admin = Identity(tenant=t, user_id="admin", role="admin")
+    team = f"team{SUFFIX}"
+    for endpoint, fields in (
+        (e.ROOM_CREATE, {"name": "Seven", "slug": "seven"}),
+        (e.ROOM_LINK, {"room": "seven", "entity_type": team, "entity_id": "7", "is_primary": True}),
+        (e.ROOM_MEMBER_ADD, {"room": "seven", "user_id": "ann"}),
+    ):
+        reply = await bus.request(
+            nc, endpoint, endpoint.request(identity=admin, tenant=t, **fields)
+        )
+        assert reply.ok, reply.error
+    ann = await connect(gw1.url, token("ann", t, plan="pro"))
+    tess = await connect(gw2.url, token("tess", t, "teacher", plan="free"))
+    clients += [ann, tess]
+    assert (await tess.call("room:join", {"room": f"staff{SUFFIX}:lounge"}))["ok"]
+    refused(await ann.call("room:join", {"room": f"staff{SUFFIX}:lounge"}), "FORBIDDEN")
+    joined = await ann.call("room:join", {"kind": f"pro{SUFFIX}", "data": {"id": 1}})
+    assert joined == {"ok": True, "room": f"pro{SUFFIX}:1", "role": "policy"}
+    refused(await tess.call("room:join", {"room": f"pro{SUFFIX}:1"}), "FORBIDDEN")
+    assert (await ann.call("room:join", {"room": f"crew{SUFFIX}:7"}))["ok"]
+    refused(await tess.call("room:join", {"room": f"crew{SUFFIX}:7"}), "FORBIDDEN")
+    sent = await ann.call("room:send", {"room": f"crew{SUFFIX}:7", "body": "crew only"})
+    assert sent["ok"], sent
+    kinds = {k.kind: k for k in (await bus.request(nc, e.POLICY_KINDS, ListKinds())).kinds}
+    assert kinds[f"staff{SUFFIX}"].worker == "settings"
