@@ -202,5 +202,8 @@ def main(url: str, targets: list[str], name: str, concurrency: int) -> int:
     if "" not in sys.path:
         sys.path.insert(0, "")
     kinds = [load(target) for target in targets]
-    asyncio.run(serve(url, kinds, name, concurrency))
+    try:
+        asyncio.run(serve(url, kinds, name, concurrency))
+    except ServiceError as exc:  # the rooms service refused the kinds
+        raise ValueError(f"{exc.code}: {exc.message}") from None
     return 0
