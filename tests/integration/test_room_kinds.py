@@ -65,6 +65,7 @@ def stack(
     stack_factory.start("rooms", declared, instance="rooms-1")
     stack_factory.start("rooms", declared, instance="rooms-2")
     forward = {"ROOMCAST_POLICY_CLAIMS": "plan"}
+    stack_factory.start("persistence", instance="persistence-1")
     gw1 = stack_factory.start("gateway", forward, instance="gateway-1")
     gw2 = stack_factory.start("gateway", forward, instance="gateway-2")
     kinds = [f"tests.policy_kinds:{k}" for k in ("Course", "Slow", "Broken", "Counted", "Plan")]
@@ -371,3 +372,29 @@ async def test_declared_kinds_need_no_policy_service(
     assert sent["ok"], sent
     kinds = {k.kind: k for k in (await bus.request(nc, e.POLICY_KINDS, ListKinds())).kinds}
     assert kinds[f"staff{SUFFIX}"].worker == "settings"
+
+
+async def test_history_of_a_policy_room_asks_the_policy(
+    stack: tuple[ServiceProcess, ServiceProcess], state: Path, clients: list[Client]
+) -> None:
+    gw1, gw2 = stack
+    t = unique("uni")
+    enrol(state, t, "5", ["ann"])
+    teacher = await connect(gw1.url, token("tess", t, "teacher"))
+    ann = await connect(gw2.url, token("ann", t))
+    bob = await connect(gw2.url, token("bob", t))
+    clients += [teacher, ann, bob]
+    sent = [
+        await teacher.call("room:send", {"room": "course:5", "body": f"m{i}"}) for i in range(3)
+    ]
+    assert all(ack["ok"] for ack in sent), sent
+    deadline = time.monotonic() + 10
+    while True:
+        page = await ann.call("chat:history", {"room": "course:5"})
+        assert page["ok"], page
+        if len(page["messages"]) == 3 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert [m["body"] for m in page["messages"]] == ["m2", "m1", "m0"]
+    assert {m["room"] for m in page["messages"]} == {"course:5"}
+    refused(await bob.call("chat:history", {"room": "course:5"}), "FORBIDDEN", "not enrolled")
