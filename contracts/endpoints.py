@@ -67,6 +67,8 @@ from contracts.policies import (
     IdentifyReply,
     KindsReply,
     ListKinds,
+    Ping,
+    PingReply,
     RegisterKinds,
     Revoke,
     Revoked,
@@ -632,6 +634,21 @@ POLICY_CAN_POST = _policy_question(
     "`can_join` unless the kind says otherwise); the answer may carry a cache `ttl`.",
 )
 
+POLICY_PING = Endpoint(
+    name="policy.ping",
+    subject=_address(subjects.policy_ping, ("kind",)),
+    request=Ping,
+    reply=PingReply,
+    queue=subjects.POLICY_QUEUE,
+    timeout=REGISTER_TIMEOUT,
+    server="policy",
+    callers=("roomcast policy list",),
+    description="Is a worker serving the kind? Answered by the SDK's worker itself, "
+    "without calling the kind's code; no answer means no worker runs.",
+    build=subjects.policy_ping,
+    parameters=("kind",),
+)
+
 POLICY_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     ROOM_IDENTIFY,
     POLICY_REGISTER,
@@ -640,6 +657,7 @@ POLICY_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     POLICY_IDENTIFIER,
     POLICY_CAN_JOIN,
     POLICY_CAN_POST,
+    POLICY_PING,
 )
 """The endpoints of room kinds with policies."""
 

@@ -235,5 +235,17 @@ class IdentifyReply(Reply):
     room: str | None = Field(default=None, description="The room's name.")
 
 
+class Ping(Camel):
+    """Is a worker serving this kind?"""
+
+    kind: KindName = Field(description="The kind asked about.")
+
+
+class PingReply(Reply):
+    """A worker serving the kind answered."""
+
+    worker: str | None = Field(default=None, description="Name of the worker that answered.")
+
+
 class Revoked(Revoke):
     """Rooms → every rooms replica: drop cached decisions of this room (and user)."""

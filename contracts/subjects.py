@@ -217,6 +217,11 @@ def policy_can_post(kind: str) -> str:
     return _join("cmd", "policy", encode_token(kind), "can_post")
 
 
+def policy_ping(kind: str) -> str:
+    """CLI → the kind's policy workers: is one serving?"""
+    return _join("cmd", "policy", encode_token(kind), "ping")
+
+
 # delivery ------------------------------------------------------------------------
 
 

@@ -219,16 +219,45 @@ def _cmd_policy_list(args: argparse.Namespace) -> int:
     from contracts import endpoints
     from contracts.policies import ListKinds
 
-    reply = asyncio.run(_request(_nats_url(args), endpoints.POLICY_KINDS, ListKinds()))
+    url = _nats_url(args)
+    reply = asyncio.run(_request(url, endpoints.POLICY_KINDS, ListKinds()))
     if not reply.ok:
         reason = f"{reply.error.code}: {reply.error.message}" if reply.error else "refused"
         raise CommandError(f"policy list: {reason}")
     if not reply.kinds:
         print("no room kind is registered", file=sys.stderr)
+    states = asyncio.run(_serving(url, [k.kind for k in reply.kinds if k.worker != "settings"]))
+    print("KIND\tSTATE\tWORKER\tREGISTERED\tDESCRIPTION")
     for kind in reply.kinds:
         seen = kind.seen_at.isoformat(timespec="seconds")
-        print(f"{kind.kind}\t{kind.worker}\t{seen}\t{kind.description or ''}")
+        state = states.get(kind.kind, "declared")
+        print(f"{kind.kind}\t{state}\t{kind.worker}\t{seen}\t{kind.description or ''}")
     return 0
+
+
+async def _serving(url: str, kinds: list[str]) -> dict[str, str]:
+    """`serving` or `down` for each kind: does one of its workers answer a ping?"""
+    import nats
+
+    from contracts import endpoints
+    from contracts.errors import ServiceError
+    from contracts.policies import Ping
+    from roomcast.platform import bus
+    from roomcast.platform.settings import nats_servers
+
+    nc = await nats.connect(servers=nats_servers(url), allow_reconnect=False)
+    try:
+
+        async def ping(kind: str) -> str:
+            try:
+                await bus.request(nc, endpoints.POLICY_PING.at(kind), Ping(kind=kind))
+            except ServiceError:
+                return "down"
+            return "serving"
+
+        return dict(zip(kinds, await asyncio.gather(*(ping(k) for k in kinds)), strict=True))
+    finally:
+        await nc.close()
 
 
 def _cmd_policy_revoke(args: argparse.Namespace) -> int:

@@ -30,6 +30,8 @@ from contracts.policies import (
     IdentifierAnswer,
     IdentifierQuestion,
     KindSpec,
+    Ping,
+    PingReply,
     RegisterKinds,
 )
 from roomcast.platform import bus
@@ -145,6 +147,7 @@ class PolicyWorker:
                 await bus.serve(n, endpoints.POLICY_IDENTIFIER.at(kind.kind), server.identifier, c),
                 await bus.serve(n, endpoints.POLICY_CAN_JOIN.at(kind.kind), server.can_join, c),
                 await bus.serve(n, endpoints.POLICY_CAN_POST.at(kind.kind), server.can_post, c),
+                await bus.serve(n, endpoints.POLICY_PING.at(kind.kind), self._ping, 4),
             ]
         await self._nc.flush()
         await self.register()
@@ -162,6 +165,9 @@ class PolicyWorker:
                     raise
                 log.warning("kinds not registered yet (%s); retrying", exc.message)
             await asyncio.sleep(REGISTER_RETRY)
+
+    async def _ping(self, ping: Ping) -> PingReply:
+        return PingReply(ok=True, worker=self._name)
 
     async def stop(self) -> None:
         """Stop taking questions; answer those in flight."""

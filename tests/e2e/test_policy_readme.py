@@ -60,7 +60,8 @@ async def test_the_readme_course_kind_joins_and_refuses(
     worker = await asyncio.to_thread(serve_example, data_dir)
     try:
         listed = policy(data_dir, "list")
-        assert listed.returncode == 0 and listed.stdout.startswith("course\t"), listed
+        assert listed.returncode == 0, listed
+        assert listed.stdout.splitlines()[1].startswith("course\tserving\t"), listed
         alice = await connect(url, mint(data_dir, "alice", "acme"))
         carol = await connect(url, mint(data_dir, "carol", "acme"))
         try:

@@ -324,8 +324,12 @@ def test_policy_list_shows_the_registered_kinds(stack: Any, nats_url: str) -> No
         check=True,
     ).stdout
     rows = {line.split("\t")[0]: line.split("\t") for line in out.splitlines()}
-    assert rows["course"][1] in ("policy-1", "policy-2")
-    assert f"counted{SUFFIX}" in rows
+    assert rows["KIND"][:3] == ["KIND", "STATE", "WORKER"]
+    assert rows["course"][1:3] in (["serving", "policy-1"], ["serving", "policy-2"])
+    assert rows[f"counted{SUFFIX}"][1] == "serving"
+    assert rows[f"staff{SUFFIX}"][1:3] == ["declared", "settings"]
+    if f"gone{SUFFIX}" in rows:  # stopped by an earlier test
+        assert rows[f"gone{SUFFIX}"][1] == "down"
 
 
 async def test_policies_see_the_forwarded_claims(
