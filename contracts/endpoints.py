@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from contracts import deadletter, delivery, subjects
+from contracts.entities import EntityEvent
 from contracts.errors import Reply
 from contracts.explicit_rooms import (
     AddMember,
@@ -251,6 +252,8 @@ PARAMETERS: dict[str, str] = {
     "consumer": "Name of the consumer that gave the message up, e.g. `persistence`.",
     "room": "Canonical name of an explicit room, e.g. `room:lobby` or `event:42`.",
     "kind": "A room kind served by a policy, e.g. `course`.",
+    "entityType": "Entity type, e.g. `event`.",
+    "entityId": "Entity id within its type.",
 }
 """What each subject parameter holds; every one is encoded with
 `contracts.tokens.encode_token`, so it is always exactly one subject token."""
@@ -423,7 +426,7 @@ ROOM_CREATE = _room_command(
     CreateRoom,
     RoomReply,
     "Create an explicit room (tenant admins and super_admins); the creator becomes its "
-    'admin. A slug taken in the tenant is `INVALID` ("slug already taken").',
+    'admin. A slug taken in the tenant is `CONFLICT` ("slug already taken").',
 )
 ROOM_GET = _room_command(
     "get",
@@ -487,7 +490,8 @@ ROOM_LINK = _room_command(
     subjects.room_link,
     LinkEntity,
     LinkReply,
-    "Link a room to an entity (tenant admins up); one primary room per entity.",
+    "Link a room to an entity (tenant admins up); one primary room per entity (a second "
+    "is `CONFLICT`).",
 )
 ROOM_UNLINK = _room_command(
     "unlink",
@@ -887,12 +891,35 @@ DEAD_LETTER = StreamSubject(
         Header(deadletter.DELIVERIES, "How many times it had been delivered to the consumer."),
         Header(deadletter.DEDUP, "`<consumer>:<stream>:<seq>`: a repeat is stored once."),
     ),
-    publishers=("persistence",),
+    publishers=("persistence", "rooms"),
     consumers=(),
     description="A message a consumer could never process, body unchanged, kept for "
     "inspection (stream `ROOMCAST_DLQ`).",
 )
 """Dead letters (`contracts.deadletter`)."""
 
-STREAM_SUBJECTS: tuple[StreamSubject, ...] = (LOG_DM, LOG_ROOM, DEAD_LETTER)
+ENTITY_CONSUMER = "rooms-entities"
+"""The rooms service's durable consumer of `ENTITY_EVENTS` (and its dead-letter subject)."""
+
+ENTITY_EVENTS = StreamSubject(
+    name="entity",
+    stream=subjects.ENTITY_STREAM,
+    build=subjects.entity_event,
+    parameters=("tenant", "entityType", "entityId"),
+    payload=EntityEvent,
+    headers=(),
+    publishers=("backend services (SDK `publish_entity_event`, `roomcast entity`)",),
+    consumers=("rooms",),
+    description="An entity lifecycle event (`contracts/entities.py`): `created` makes the "
+    "primary room `{type}:{id}`, `updated` renames it, `deleted` archives it, "
+    "`member_added` / `member_removed` keep its members in step. The publisher validates "
+    "the event and waits for the stream's acknowledgement; the rooms service applies it "
+    "with the durable consumer `rooms-entities` (explicit acks, redelivery with back-off, "
+    "an undecodable event dead-lettered to `dlq.rooms-entities`). Events are ordered per "
+    "entity and per membership by `occurredAt`, so repeats and reorderings leave the same "
+    "state.",
+)
+"""Entity lifecycle events (stream `ROOMCAST_ENTITIES`, subjects `subjects.entity_all()`)."""
+
+STREAM_SUBJECTS: tuple[StreamSubject, ...] = (LOG_DM, LOG_ROOM, ENTITY_EVENTS, DEAD_LETTER)
 """Every subject stored by a JetStream stream."""

@@ -6,7 +6,7 @@ A room made by hand is named `room:{slug}`; the primary room of an entity is nam
 everyone else acts in their own (`check_tenant`). What each role may do is decided by
 the rooms service alone (`services/rooms/domain/roles.py`).
 
-A duplicate slug, or a second primary room for one entity, is refused with `INVALID`
+A duplicate slug, or a second primary room for one entity, is refused with `CONFLICT`
 and a message saying so ("slug already taken").
 """
 

@@ -78,7 +78,11 @@ class RoomSend(BaseModel):
     body: str = Field(min_length=1, description="Message text, already size-checked.")
     client_id: ClientId | None = Field(default=None, description="Sender's idempotency key.")
     via_manage: bool = Field(default=False, description="Sent from the /manage namespace.")
-    sid: str = Field(description="Sending socket, which gets the ack instead of a copy.")
+    sid: str | None = Field(
+        default=None,
+        description="Sending socket, which gets the ack instead of a copy; null when posted "
+        "over the HTTP API (every subscribed socket gets it).",
+    )
     claims: Claims | None = Field(
         default=None,
         description="Token claims the gateway forwards to a room kind's policy "

@@ -15,6 +15,7 @@ Layout (prefix `roomcast.v1`):
 - `deliver.<scope>...`: what gateways deliver to sockets; a gateway subscribes to a
   room's subject only while it hosts a socket in that room.
 - `log.<tenant>...`: the JetStream message log (durability point, per-room `seq`).
+- `entity.<tenant>.<type>.<id>`: entity lifecycle events (JetStream).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ LOG_STREAM = "ROOMCAST_LOG"
 
 DLQ_STREAM = "ROOMCAST_DLQ"
 """JetStream stream keeping dead letters (messages a service could never process)."""
+
+ENTITY_STREAM = "ROOMCAST_ENTITIES"
+"""JetStream stream holding entity lifecycle events until the rooms service applied them."""
 
 ROOMS_QUEUE = "rooms"
 PRESENCE_QUEUE = "presence"
@@ -301,6 +305,19 @@ def log_kind(subject: str) -> str | None:
     if len(parts) < 5 or ".".join(parts[:3]) != _join("log"):
         return None
     return parts[4]
+
+
+# entity lifecycle (JetStream) ----------------------------------------------------
+
+
+def entity_event(tenant: str, entity_type: str, entity_id: str) -> str:
+    """Lifecycle events (`created`, `member_added`, ...) of one entity, in stream order."""
+    return _join("entity", encode_token(tenant), encode_token(entity_type), encode_token(entity_id))
+
+
+def entity_all() -> str:
+    """Every subject of the entity event stream."""
+    return _join("entity", ">")
 
 
 # dead letters (JetStream) --------------------------------------------------------

@@ -5,6 +5,8 @@
 - `roomcast migrate`: bring the database schema up to date.
 - `roomcast gateway|rooms|presence|persistence`: run one service in the foreground.
 - `roomcast tenant set|show`: change or read a tenant's run-time settings.
+- `roomcast entity created|updated|deleted|member-added|member-removed`: publish an
+  entity lifecycle event.
 - `roomcast policy serve|list|revoke`: run room kinds' policies, list kinds, revoke.
 - `roomcast docs [--check]`: regenerate (or check) the documents made from `contracts/`.
 
@@ -117,6 +119,14 @@ def _cmd_service(args: argparse.Namespace) -> int:
     return 0
 
 
+def _nats_options() -> dict[str, Any]:
+    """TLS and credentials for NATS from the `ROOMCAST_*` environment, as services use."""
+    from roomcast.platform.backbone import nats_options
+    from roomcast.platform.settings import CommonSettings
+
+    return nats_options(load_settings(CommonSettings))
+
+
 async def _request(url: str, endpoint: Endpoint[Req, Rep], payload: Req) -> Rep:
     """Call `endpoint` on the system at `url` (one connection, no reconnects)."""
     import nats
@@ -133,6 +143,7 @@ async def _request(url: str, endpoint: Endpoint[Req, Rep], payload: Req) -> Rep:
         nc = await asyncio.wait_for(
             nats.connect(
                 servers=nats_servers(url),
+                **_nats_options(),
                 connect_timeout=endpoint.timeout,
                 allow_reconnect=False,
                 max_reconnect_attempts=1,
@@ -195,6 +206,81 @@ def _cmd_tenant(args: argparse.Namespace) -> int:
     return 0
 
 
+ENTITY_FLAGS: dict[str, dict[str, str]] = {
+    "created": {"name": "name", "visibility": "visibility", "created_by": "createdBy"},
+    "updated": {"name": "name", "visibility": "visibility"},
+    "deleted": {},
+    "member-added": {"user": "userId", "role": "role"},
+    "member-removed": {"user": "userId"},
+}
+"""Per `roomcast entity` action: its optional flags (argparse dest → contract field)."""
+
+
+def _cmd_entity(args: argparse.Namespace) -> int:
+    """Publish one entity event; print its sequence in the entity stream."""
+    from roomcast.sdk.entities import EntityEventRefused, entity_event
+
+    action = args.entity_command
+    fields: dict[str, object] = {
+        "event": action.replace("-", "_"),
+        "tenant": args.tenant,
+        "type": args.type,
+        "id": args.id,
+    }
+    if args.occurred_at is not None:
+        fields["occurredAt"] = args.occurred_at
+    allowed = ENTITY_FLAGS[action]
+    for dest in ("name", "visibility", "created_by", "user", "role"):
+        value = getattr(args, dest)
+        if value is None:
+            continue
+        if dest not in allowed:
+            raise CommandError(f"--{dest.replace('_', '-')} does not apply to `entity {action}`")
+        fields[allowed[dest]] = value
+    try:
+        event = entity_event(fields)
+    except EntityEventRefused as exc:
+        raise CommandError(exc.reason) from None
+    url = devstate.resolve("ROOMCAST_NATS_URL", "nats_url", flag=args.nats_url, directory=args.dir)
+    if url is None:
+        raise CommandError(_no_system(args.dir))
+    print(asyncio.run(_publish_entity_event(url, event)))
+    return 0
+
+
+async def _publish_entity_event(url: str, event: BaseModel) -> int:
+    import nats
+    from nats.errors import NoServersError
+
+    from roomcast.platform.settings import nats_servers
+    from roomcast.sdk.entities import PUBLISH_TIMEOUT, EntityEventRefused, publish_entity_event
+
+    async def quiet(exc: Exception) -> None:
+        """Connection errors are reported once, below."""
+
+    try:
+        nc = await asyncio.wait_for(
+            nats.connect(
+                servers=nats_servers(url),
+                **_nats_options(),
+                connect_timeout=PUBLISH_TIMEOUT,
+                allow_reconnect=False,
+                error_cb=quiet,
+            ),
+            timeout=2 * PUBLISH_TIMEOUT,
+        )
+    except (NoServersError, OSError, TimeoutError) as exc:
+        raise CommandError(
+            f"cannot connect to NATS at {url}: {str(exc) or type(exc).__name__}"
+        ) from None
+    try:
+        return await publish_entity_event(nc, event)
+    except EntityEventRefused as exc:
+        raise CommandError(f"refused: {exc.reason}") from None
+    finally:
+        await nc.close()
+
+
 def _nats_url(args: argparse.Namespace) -> str:
     url = devstate.resolve("ROOMCAST_NATS_URL", "nats_url", flag=args.nats_url, directory=args.dir)
     if url is None:
@@ -210,7 +296,7 @@ def _cmd_policy_serve(args: argparse.Namespace) -> int:
     setup_logging(os.environ.get("ROOMCAST_LOG_LEVEL", "INFO"), "policy")
     name = instance_name(args.name or os.environ.get("ROOMCAST_INSTANCE_ID", ""), "policy")
     try:
-        return worker.main(url, args.targets, name, args.concurrency)
+        return worker.main(url, args.targets, name, args.concurrency, _nats_options())
     except (ImportError, AttributeError, ValueError) as exc:
         raise CommandError(f"policy serve: {exc}") from None
 
@@ -245,7 +331,7 @@ async def _serving(url: str, kinds: list[str]) -> dict[str, str]:
     from roomcast.platform import bus
     from roomcast.platform.settings import nats_servers
 
-    nc = await nats.connect(servers=nats_servers(url), allow_reconnect=False)
+    nc = await nats.connect(servers=nats_servers(url), allow_reconnect=False, **_nats_options())
     try:
 
         async def ping(kind: str) -> str:
@@ -330,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", parents=[common], help="print a development JWT")
     token.add_argument("--user", required=True, help="user id")
     token.add_argument("--tenant", required=True, help="tenant id")
-    token.add_argument("--role", required=True, help="role, e.g. member or admin")
+    token.add_argument("--role", default="member", help="role, e.g. member (default) or admin")
     token.add_argument("--name", help="display name")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (3600)")
     token.add_argument("--secret", help="HS256 secret (default: env, then roomcast dev)")
@@ -348,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("service", choices=registry.names())
     config.set_defaults(handler=_cmd_config)
 
-    docs = sub.add_parser("docs", help="regenerate docs/asyncapi.json and docs/schema/")
+    docs = sub.add_parser("docs", help="regenerate the generated documents under docs/")
     docs.add_argument("--check", action="store_true", help="only check; exit 1 if stale")
     docs.set_defaults(
         handler=lambda args: importlib.import_module("roomcast.dev.docsgen").main(args.check)
@@ -364,8 +450,40 @@ def build_parser() -> argparse.ArgumentParser:
     for action in (setter, show):
         action.add_argument("--nats-url", help="NATS URL (default: env, then dev)")
         action.set_defaults(handler=_cmd_tenant)
+    _entity_parser(sub, common)
     _policy_parser(sub, common)
     return parser
+
+
+def _entity_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    entity = sub.add_parser(
+        "entity",
+        help="publish an entity lifecycle event",
+        description="Publish an entity lifecycle event to the JetStream stream the rooms "
+        "service applies: `created` makes the primary room `{type}:{id}` (with "
+        "--created-by as its admin), `updated` renames it, `deleted` archives it, "
+        "`member-added` / `member-removed` change its members. Prints the event's stream "
+        "sequence; exits 1 with the reason when the event is invalid or JetStream does "
+        "not store it.",
+    )
+    actions = entity.add_subparsers(dest="entity_command", required=True, metavar="EVENT")
+    for name in ENTITY_FLAGS:
+        action = actions.add_parser(name, parents=[common], help=f"publish `{name}`")
+        action.add_argument("--tenant", required=True, help="tenant id")
+        action.add_argument("--type", required=True, help="entity type, e.g. event, group")
+        action.add_argument("--id", required=True, help="entity id")
+        action.add_argument("--name", help="room display name (created: required)")
+        action.add_argument("--visibility", help="public or private")
+        action.add_argument("--created-by", help="creator, made the room's admin")
+        action.add_argument("--user", help="user id (member-added, member-removed)")
+        action.add_argument("--role", help="member (default), moderator or admin")
+        action.add_argument(
+            "--occurred-at",
+            type=int,
+            help="ordering key: milliseconds since the epoch (default: now) or a version",
+        )
+        action.add_argument("--nats-url", help="NATS URL (default: env, then dev)")
+        action.set_defaults(handler=_cmd_entity)
 
 
 def _policy_parser(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -114,7 +114,7 @@ export interface ErrorBody {
 }
 
 /** The error codes of docs/protocol.md. */
-export type ErrorCode = "INVALID" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "RATE_LIMITED" | "TOO_LARGE" | "UNAVAILABLE" | "INTERNAL";
+export type ErrorCode = "INVALID" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "RATE_LIMITED" | "TOO_LARGE" | "UNAVAILABLE" | "INTERNAL";
 
 /** The `auth` object of the Socket.IO handshake (other members are ignored). */
 export interface HandshakeAuth {
@@ -228,7 +228,7 @@ export interface PresenceListAck {
 }
 
 /** Why a room was not recovered (`session:recovered` → `rooms[].reason`). */
-export type RecoveryReason = "too_old" | "too_many" | "unknown_room" | "unavailable";
+export type RecoveryReason = "too_old" | "too_many" | "unknown_room" | "forbidden" | "not_found" | "unavailable";
 
 /** `auth:refresh`. */
 export interface RefreshIn {

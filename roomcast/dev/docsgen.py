@@ -5,7 +5,9 @@
 - `docs/asyncapi.json`: AsyncAPI 3.0 of every NATS subject and payload;
 - `docs/schema/events.schema.json`: JSON Schema of every Socket.IO event payload and ack;
 - `docs/schema/events.d.ts`: TypeScript types of the same, with the event maps
-  socket.io-client's `Socket<ServerToClientEvents, ClientToServerEvents>` takes.
+  socket.io-client's `Socket<ServerToClientEvents, ClientToServerEvents>` takes;
+- `docs/openapi.json`: the gateway's HTTP API, as `/api/openapi.json` serves it (with
+  the default cookie name).
 
 `roomcast docs --check` writes nothing and exits 1 naming the files that differ;
 `tests/unit/test_generated_docs.py` makes the same check in CI.
@@ -13,6 +15,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import sys
@@ -31,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ASYNCAPI = "docs/asyncapi.json"
 EVENTS_SCHEMA = "docs/schema/events.schema.json"
 EVENTS_TS = "docs/schema/events.d.ts"
+OPENAPI = "docs/openapi.json"
 REGENERATE = ".venv/bin/roomcast docs"
 
 _GENERATED = (
@@ -46,6 +50,7 @@ def render() -> dict[str, str]:
         ASYNCAPI: _json(asyncapi()),
         EVENTS_SCHEMA: _json(events_schema()),
         EVENTS_TS: typescript(events_schema()),
+        OPENAPI: _json(openapi()),
     }
 
 
@@ -81,6 +86,13 @@ def main(check: bool = False, root: Path = ROOT) -> int:
     for path in write(root):
         print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def openapi() -> dict[str, Any]:
+    """The HTTP API's OpenAPI document, built from the gateway's routers without a gateway
+    (imported by name: the dev tools reach into the gateway, the platform never does)."""
+    app = importlib.import_module("services.gateway.http.app").build_fastapi()
+    return dict(app.openapi())
 
 
 def _json(doc: Mapping[str, Any]) -> str:

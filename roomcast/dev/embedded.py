@@ -24,6 +24,7 @@ import socket
 import subprocess
 import time
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
@@ -191,14 +192,50 @@ class EmbeddedServer(ABC):
             return False
 
 
+@dataclass(frozen=True)
+class ClusterNode:
+    """Where one server of a NATS cluster sits among its peers.
+
+    Args:
+        name: The cluster's name, the same on every node.
+        route_ports: Every node's cluster (route) port on 127.0.0.1, in node order.
+        index: This node's position in `route_ports`.
+    """
+
+    name: str
+    route_ports: tuple[int, ...]
+    index: int
+
+    def config(self) -> str:
+        """The `server_name` and `cluster` blocks of this node's configuration."""
+        routes = "\n".join(
+            f"    nats-route://{HOST}:{port}"
+            for i, port in enumerate(self.route_ports)
+            if i != self.index
+        )
+        return (
+            f"server_name: {self.name}-{self.index}\n"
+            "cluster {\n"
+            f"  name: {self.name}\n"
+            f"  listen: {HOST}:{self.route_ports[self.index]}\n"
+            f"  routes: [\n{routes}\n  ]\n"
+            "}\n"
+        )
+
+
 class EmbeddedNats(EmbeddedServer):
     """nats-server with JetStream, storing streams under `data_dir`.
 
     JetStream fsyncs every write (`sync_interval: always`), as the deployment files
-    do: the message log is the durability point of every chat message.
+    do: the message log is the durability point of every chat message. With
+    `cluster`, the server is one node of a cluster (`nats_cluster`).
     """
 
     name = "nats"
+
+    def __init__(self, data_dir: Path, port: int = 0, cluster: ClusterNode | None = None) -> None:
+        super().__init__(data_dir, port)
+        self.cluster = cluster
 
     @property
     def url(self) -> str:
@@ -212,12 +249,29 @@ class EmbeddedNats(EmbeddedServer):
             "jetstream {\n"
             f"  store_dir: {json.dumps(str(self.data_dir))}\n"
             "  sync_interval: always\n"
-            "}\n"
+            "}\n" + (self.cluster.config() if self.cluster is not None else "")
         )
         return [str(binary), "-c", str(config), "-a", HOST, "-p", str(self.port)]
 
     def _is_ready(self) -> bool:
         return self._greeting(b"", b"INFO ")
+
+
+def nats_cluster(data_dir: Path, size: int = 3, name: str = "roomcast") -> list[EmbeddedNats]:
+    """`size` NATS servers forming one JetStream cluster on 127.0.0.1 (not started).
+
+    Each node keeps its data in `data_dir/node-N` and has fixed client and route ports,
+    so a node that is stopped and started again rejoins the same cluster.
+    """
+    route_ports = tuple(free_port() for _ in range(size))
+    return [
+        EmbeddedNats(
+            Path(data_dir) / f"node-{i}",
+            port=free_port(),
+            cluster=ClusterNode(name, route_ports, i),
+        )
+        for i in range(size)
+    ]
 
 
 class EmbeddedRedis(EmbeddedServer):

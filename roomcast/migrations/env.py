@@ -9,6 +9,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from roomcast.platform.backbone import database_connect_args
+from roomcast.platform.settings import CommonSettings
+
 MIGRATION_LOCK = 72_017_001
 
 
@@ -25,7 +28,7 @@ def _run(connection: Connection) -> None:
 async def _main() -> None:
     url = context.config.get_main_option("sqlalchemy.url")
     assert url is not None
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, connect_args=database_connect_args(CommonSettings()))
     try:
         async with engine.connect() as conn:
             await conn.run_sync(_run)

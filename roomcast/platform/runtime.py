@@ -8,12 +8,14 @@ import json
 import logging
 import os
 import socket
+import ssl
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 import nats
 from nats.aio.client import Client as NATS
+from nats.errors import AuthorizationError
 
 from roomcast.platform import logs
 from roomcast.platform.settings import nats_servers
@@ -107,6 +109,9 @@ class NatsGuard:
         self._service = service
         self._stopping = False
         self.client: NATS | None = None
+        self.refused: Exception | None = None
+        """Set when the server refused the first connection for a reason no retry cures."""
+        self._refusal = asyncio.Event()
 
     def stopping(self) -> None:
         """The process is shutting down: the connection's close is expected."""
@@ -122,7 +127,16 @@ class NatsGuard:
         }
 
     async def _on_error(self, exc: Exception) -> None:
-        log.warning("nats: %s", exc)
+        log.warning("nats: %s", exc or type(exc).__name__)
+        if self.client is None and _refusal(exc):
+            self.refused = exc
+            self._refusal.set()
+
+    async def refusal(self) -> Exception:
+        """The refusal of the first connection, once there is one."""
+        await self._refusal.wait()
+        assert self.refused is not None
+        return self.refused
 
     async def _on_disconnect(self) -> None:
         if not self._stopping:  # a graceful stop drains and disconnects on purpose
@@ -152,16 +166,48 @@ def mark_unready() -> None:
         Path(target).unlink(missing_ok=True)
 
 
-async def connect_nats(url: str, name: str, guard: NatsGuard) -> NATS:
-    """Connect to NATS, reconnecting forever after network failures; `guard` ends the
-    process if the connection closes for good."""
-    nc = await nats.connect(
-        servers=nats_servers(url),
-        name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        connect_timeout=5,
-        **guard.callbacks(),
+def _refusal(exc: Exception) -> bool:
+    """A connection error that retrying cannot cure: TLS verification or handshake
+    failures, and authorization refusals (wrong password, token or credentials)."""
+    return isinstance(exc, (ssl.SSLError, AuthorizationError)) or (
+        "authorization violation" in str(exc).lower()
     )
+
+
+async def connect_nats(url: str, name: str, guard: NatsGuard, **options: Any) -> NATS:
+    """Connect to NATS, reconnecting forever after network failures; `guard` ends the
+    process if the connection closes for good. `options` are further `nats.connect`
+    arguments (TLS, credentials: `roomcast.platform.backbone.nats_options`).
+
+    While the servers cannot be reached the first connection is retried (NATS may
+    start after the services), but a server that refuses the TLS handshake or the
+    credentials ends the process at once with the reason.
+
+    Raises:
+        SystemExit: the server refused the connection.
+    """
+    connecting = asyncio.ensure_future(
+        nats.connect(
+            servers=nats_servers(url),
+            name=name,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            connect_timeout=5,
+            **guard.callbacks(),
+            **options,
+        )
+    )
+    refused = asyncio.ensure_future(guard.refusal())
+    await asyncio.wait({connecting, refused}, return_when=asyncio.FIRST_COMPLETED)
+    if not connecting.done():
+        connecting.cancel()
+        exc = refused.result()
+        raise SystemExit(
+            f"roomcast: NATS refused the connection ({exc or type(exc).__name__}); check "
+            "ROOMCAST_NATS_URL (user, password or token), ROOMCAST_NATS_TLS_CA/_CERT/_KEY "
+            "and ROOMCAST_NATS_CREDS/_NKEY"
+        )
+    refused.cancel()
+    nc = connecting.result()
     guard.client = nc
     return nc

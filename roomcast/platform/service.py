@@ -19,6 +19,7 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 
+from roomcast.platform.backbone import nats_options
 from roomcast.platform.listener import PlatformListener
 from roomcast.platform.runtime import (
     NatsGuard,
@@ -50,7 +51,7 @@ async def run_service(
     """
     name = instance_name(settings.instance_id, service)
     guard = NatsGuard(service)
-    nc = await connect_nats(settings.nats_url, name, guard)
+    nc = await connect_nats(settings.nats_url, name, guard, **nats_options(settings))
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

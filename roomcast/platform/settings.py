@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import BeforeValidator, Field, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "ROOMCAST_"
@@ -51,6 +51,31 @@ class CommonSettings(BaseSettings):
         description="PostgreSQL, as a SQLAlchemy URL with the asyncpg driver.",
     )
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis (presence).")
+    nats_tls_ca: Path | None = Field(
+        default=None, description="CA certificate(s) to verify the NATS servers with (enables TLS)."
+    )
+    nats_tls_cert: Path | None = Field(
+        default=None, description="Client certificate for NATS (mutual TLS); with the key."
+    )
+    nats_tls_key: Path | None = Field(default=None, description="Key of `nats_tls_cert`.")
+    nats_creds: Path | None = Field(
+        default=None, description="NATS credentials file (user JWT and NKey seed, `.creds`)."
+    )
+    nats_nkey: Path | None = Field(default=None, description="File holding an NKey seed.")
+    database_tls_ca: Path | None = Field(
+        default=None, description="CA certificate(s) to verify PostgreSQL with (enables TLS)."
+    )
+    database_tls_cert: Path | None = Field(
+        default=None, description="Client certificate for PostgreSQL; with the key."
+    )
+    database_tls_key: Path | None = Field(default=None, description="Key of `database_tls_cert`.")
+    redis_tls_ca: Path | None = Field(
+        default=None, description="CA certificate(s) to verify Redis with (`rediss://` URLs)."
+    )
+    redis_tls_cert: Path | None = Field(
+        default=None, description="Client certificate for Redis; with the key."
+    )
+    redis_tls_key: Path | None = Field(default=None, description="Key of `redis_tls_cert`.")
     data_dir: Path = Field(
         default=DEFAULT_DATA_DIR, description="Directory for `roomcast dev` state and data."
     )
@@ -65,6 +90,14 @@ class CommonSettings(BaseSettings):
     instance_id: str = Field(
         default="", description="Name of this replica in logs and leases (default: host-pid)."
     )
+    stream_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description="Replicas of every JetStream stream roomcast creates: 1 on one NATS "
+        "server, 3 on a three-node cluster (an acked message then survives the loss of "
+        "a server). Changing it changes existing streams in place.",
+    )
     health_host: str = Field(
         default="127.0.0.1",
         description="Interface of the health and metrics listener (`/healthz`, `/readyz`, "
@@ -77,6 +110,36 @@ class CommonSettings(BaseSettings):
         description="Port of the health and metrics listener; 0 = a free port, written into "
         "the ready file as `health_port` (9100 in the image's deployments).",
     )
+
+    @field_validator(
+        "nats_tls_ca",
+        "nats_tls_cert",
+        "nats_tls_key",
+        "nats_creds",
+        "nats_nkey",
+        "database_tls_ca",
+        "database_tls_cert",
+        "database_tls_key",
+        "redis_tls_ca",
+        "redis_tls_cert",
+        "redis_tls_key",
+    )
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _cert_with_key(self) -> CommonSettings:
+        for name in ("nats", "database", "redis"):
+            cert, key = getattr(self, f"{name}_tls_cert"), getattr(self, f"{name}_tls_key")
+            if (cert is None) != (key is None):
+                raise ValueError(
+                    f"set both {ENV_PREFIX}{name.upper()}_TLS_CERT and {ENV_PREFIX}"
+                    f"{name.upper()}_TLS_KEY, or neither"
+                )
+        return self
 
     @field_validator("nats_url")
     @classmethod

@@ -12,12 +12,45 @@ from datetime import UTC, datetime
 
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig, StreamInfo
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 
 from contracts import subjects
 
 
-def log_stream_config(max_age_s: float, duplicate_window_s: float) -> StreamConfig:
+class StreamConfigError(RuntimeError):
+    """The server refused a stream's configuration (e.g. 3 replicas on one server)."""
+
+
+async def _apply(js: JetStreamContext, config: StreamConfig, *, create: bool) -> StreamInfo:
+    """Add or update `config`; a refusal names the stream and the setting to look at."""
+    try:
+        return await (js.add_stream(config) if create else js.update_stream(config))
+    except APIError as exc:
+        raise StreamConfigError(
+            f"NATS refused stream {config.name} with {config.num_replicas} replica(s) "
+            f"(ROOMCAST_STREAM_REPLICAS): {exc.description or exc}"
+        ) from exc
+
+
+async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> StreamInfo:
+    """Create the stream, or update it when its retention, dedup window or replicas differ.
+
+    Raises:
+        StreamConfigError: the server refused the configuration.
+    """
+    try:
+        info = await js.stream_info(config.name or "")
+    except NotFoundError:
+        return await _apply(js, config, create=True)
+    have = (info.config.max_age, info.config.duplicate_window, info.config.num_replicas)
+    if have != (config.max_age, config.duplicate_window, config.num_replicas):
+        return await _apply(js, config, create=False)
+    return info
+
+
+def log_stream_config(
+    max_age_s: float, duplicate_window_s: float, replicas: int = 1
+) -> StreamConfig:
     """The log stream's configuration."""
     return StreamConfig(
         name=subjects.LOG_STREAM,
@@ -28,21 +61,19 @@ def log_stream_config(max_age_s: float, duplicate_window_s: float) -> StreamConf
         max_age=max_age_s,
         duplicate_window=duplicate_window_s,
         allow_direct=True,
+        num_replicas=replicas,
     )
 
 
 async def ensure_log_stream(
-    js: JetStreamContext, max_age_s: float, duplicate_window_s: float
+    js: JetStreamContext, max_age_s: float, duplicate_window_s: float, replicas: int = 1
 ) -> int:
-    """Create or update the log stream; returns its epoch (creation time, seconds)."""
-    config = log_stream_config(max_age_s, duplicate_window_s)
-    try:
-        info = await js.stream_info(subjects.LOG_STREAM)
-    except NotFoundError:
-        info = await js.add_stream(config)
-    else:
-        if (info.config.max_age, info.config.duplicate_window) != (max_age_s, duplicate_window_s):
-            info = await js.update_stream(config)
+    """Create or update the log stream; returns its epoch (creation time, seconds).
+
+    Raises:
+        StreamConfigError: the server refused the configuration.
+    """
+    info = await ensure_stream(js, log_stream_config(max_age_s, duplicate_window_s, replicas))
     return stream_epoch(info)
 
 
@@ -56,7 +87,9 @@ def stream_epoch(info: StreamInfo) -> int:
     return int(created.timestamp())
 
 
-async def open_log_stream(js: JetStreamContext, max_age_s: float, duplicate_window_s: float) -> int:
+async def open_log_stream(
+    js: JetStreamContext, max_age_s: float, duplicate_window_s: float, replicas: int = 1
+) -> int:
     """The log's epoch; creates the log with these limits only if it does not exist.
 
     For services that read the log without owning its configuration (the rooms
@@ -66,11 +99,11 @@ async def open_log_stream(js: JetStreamContext, max_age_s: float, duplicate_wind
     try:
         info = await js.stream_info(subjects.LOG_STREAM)
     except NotFoundError:
-        return await ensure_log_stream(js, max_age_s, duplicate_window_s)
+        return await ensure_log_stream(js, max_age_s, duplicate_window_s, replicas)
     return stream_epoch(info)
 
 
-def dlq_stream_config(max_age_s: float) -> StreamConfig:
+def dlq_stream_config(max_age_s: float, replicas: int = 1) -> StreamConfig:
     """The dead-letter stream: what consumers gave up on, kept for inspection."""
     return StreamConfig(
         name=subjects.DLQ_STREAM,
@@ -80,16 +113,45 @@ def dlq_stream_config(max_age_s: float) -> StreamConfig:
         discard=DiscardPolicy.OLD,
         max_age=max_age_s,
         duplicate_window=120,
+        num_replicas=replicas,
     )
 
 
-async def ensure_dlq_stream(js: JetStreamContext, max_age_s: float) -> None:
-    """Create the dead-letter stream, or update its retention."""
-    config = dlq_stream_config(max_age_s)
+async def ensure_dlq_stream(js: JetStreamContext, max_age_s: float, replicas: int = 1) -> None:
+    """Create the dead-letter stream, or update its retention and replicas.
+
+    Raises:
+        StreamConfigError: the server refused the configuration.
+    """
+    await ensure_stream(js, dlq_stream_config(max_age_s, replicas))
+
+
+def entity_stream_config(max_age_s: float, replicas: int = 1) -> StreamConfig:
+    """The entity event stream: file storage, kept `max_age_s` whether applied or not."""
+    return StreamConfig(
+        name=subjects.ENTITY_STREAM,
+        subjects=[subjects.entity_all()],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        max_age=max_age_s,
+        duplicate_window=120,
+        num_replicas=replicas,
+    )
+
+
+async def ensure_entity_stream(js: JetStreamContext, max_age_s: float, replicas: int = 1) -> None:
+    """Create the entity stream, or update its retention and replicas.
+
+    Raises:
+        StreamConfigError: the server refused the configuration.
+    """
+    await ensure_stream(js, entity_stream_config(max_age_s, replicas))
+
+
+async def open_dlq_stream(js: JetStreamContext, max_age_s: float, replicas: int = 1) -> None:
+    """Create the dead-letter stream if it does not exist (persistence owns its limits)."""
     try:
-        info = await js.stream_info(subjects.DLQ_STREAM)
+        await js.stream_info(subjects.DLQ_STREAM)
     except NotFoundError:
-        await js.add_stream(config)
-        return
-    if info.config.max_age != max_age_s:
-        await js.update_stream(config)
+        await ensure_dlq_stream(js, max_age_s, replicas)

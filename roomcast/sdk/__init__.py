@@ -1,5 +1,6 @@
-"""What other backend services use to work with roomcast.
+"""What other backend services use to talk to roomcast over NATS, without a gateway.
 
+- `roomcast.sdk.entities`: publish entity lifecycle events (`publish_entity_event`).
 - `RoomKind`, `User`, `Answer`, `revoke`: room kinds answered by your own policy
   (`roomcast policy serve module:Class`), see `roomcast.sdk.policy`.
 """

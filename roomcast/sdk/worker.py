@@ -176,10 +176,17 @@ class PolicyWorker:
         self._served = []
 
 
-async def serve(url: str, kinds: list[RoomKind], name: str, concurrency: int = 64) -> None:
-    """Run `kinds` on the NATS at `url` until SIGTERM or SIGINT."""
+async def serve(
+    url: str,
+    kinds: list[RoomKind],
+    name: str,
+    concurrency: int = 64,
+    options: dict[str, Any] | None = None,
+) -> None:
+    """Run `kinds` on the NATS at `url` until SIGTERM or SIGINT; `options` are further
+    `nats.connect` arguments (TLS, credentials)."""
     guard = NatsGuard("policy")
-    nc = await connect_nats(url, name, guard)
+    nc = await connect_nats(url, name, guard, **(options or {}))
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -203,13 +210,19 @@ async def serve(url: str, kinds: list[RoomKind], name: str, concurrency: int = 6
     await nc.drain()
 
 
-def main(url: str, targets: list[str], name: str, concurrency: int) -> int:
+def main(
+    url: str,
+    targets: list[str],
+    name: str,
+    concurrency: int,
+    options: dict[str, Any] | None = None,
+) -> int:
     """`roomcast policy serve`: load the kinds (from the working directory too), serve."""
     if "" not in sys.path:
         sys.path.insert(0, "")
     kinds = [load(target) for target in targets]
     try:
-        asyncio.run(serve(url, kinds, name, concurrency))
+        asyncio.run(serve(url, kinds, name, concurrency, options))
     except ServiceError as exc:  # the rooms service refused the kinds
         raise ValueError(f"{exc.code}: {exc.message}") from None
     return 0

@@ -1,4 +1,4 @@
-"""Gateway composition: NATS, token verifier, Socket.IO server, health, uvicorn."""
+"""Gateway composition: NATS, token verifier, Socket.IO server, HTTP API, health, uvicorn."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 import socketio
 import uvicorn
 
+from roomcast.platform.backbone import nats_options
 from roomcast.platform.listener import PlatformListener
 from roomcast.platform.runtime import (
     NatsGuard,
@@ -25,6 +26,7 @@ from roomcast.platform.runtime import (
 )
 from roomcast.platform.settings import describe, load_settings
 from services.gateway.auth import TokenVerifier
+from services.gateway.http import API_PREFIX, ApiDeps, ApiLimits, build_api
 from services.gateway.server import Gateway
 from services.gateway.settings import GatewaySettings
 
@@ -68,19 +70,35 @@ def health_app(gw: Gateway) -> Any:
     return app
 
 
+def public_app(api: Any, health: Any) -> Any:
+    """What the public port serves beside Socket.IO: the HTTP API under `/api`, the
+    health checks elsewhere."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+            await api(scope, receive, send)
+        else:
+            await health(scope, receive, send)
+
+    return app
+
+
 async def serve(settings: GatewaySettings) -> None:
     """Run one gateway until SIGINT/SIGTERM."""
     name = instance_name(settings.instance_id, "gateway")
     guard = NatsGuard("gateway")
-    nc = await connect_nats(settings.nats_url, name, guard)
+    nc = await connect_nats(settings.nats_url, name, guard, **nats_options(settings))
     verifier = TokenVerifier(settings)
     await verifier.warm_up()
     gw = Gateway(settings, nc, verifier)
     gw.presence.start()
     platform = PlatformListener(settings, guard, gateway_stats=gw.stats)
     await platform.start()
+    api = build_api(ApiDeps(settings, nc, verifier, ApiLimits.from_settings(settings)))
+    other = public_app(api, health_app(gw))
     asgi = gw.fanout.transports.wrap(
-        socketio.ASGIApp(gw.sio, other_asgi_app=health_app(gw), socketio_path="socket.io")
+        socketio.ASGIApp(gw.sio, other_asgi_app=other, socketio_path="socket.io")
     )
     config = uvicorn.Config(
         asgi,

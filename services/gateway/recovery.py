@@ -3,7 +3,8 @@
 A socket that connects with `auth: {token, since: {<room>: <last seq>}}` gets, in this
 order:
 
-1. the messages it missed in each room, in log order (`chat:message` with room/seq);
+1. the messages it missed in each room, in log order (`chat:message` with room/seq for
+   its automatic rooms, `room:message` for explicit rooms);
 2. `session:recovered {rooms: [{room, recovered, replayed, reason?}]}`;
 3. live messages, starting with those that arrived during steps 1 and 2 and were not replayed.
 
@@ -12,6 +13,14 @@ subscribed until step 3, so nothing new overtakes the replay and nothing is lost
 between; a held delivery whose `seq` was replayed is dropped. The missed messages
 come from the persistence service, which reads the JetStream log, so the socket may
 come back to any gateway.
+
+An explicit room named in `since` (`room:{slug}`, `{entityType}:{entityId}`; `/tenant`
+sockets only) is re-subscribed as `room:join` would: the rooms service authorizes it
+and answers its canonical name, and the socket enters the room's delivery subject
+before the log is read. The persistence service authorizes it again after reading; a
+refusal there (the membership ended meanwhile) takes the socket out again and drops
+what was held for the room. A room the socket is taken out of by `room:left` during
+recovery gets nothing more, neither replayed nor held messages.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -28,16 +38,22 @@ from pydantic import ValidationError
 
 from contracts import endpoints
 from contracts.access import auto_rooms
+from contracts.client import check_room_name, room_kind
 from contracts.errors import ServiceError
+from contracts.explicit_rooms import AUTO_KINDS, Authorize
+from contracts.messages import ChatMessage, RoomMessage
 from contracts.recovery import (
     MAX_ROOMS,
     RecoverRequest,
     RecoverRoom,
     RecoveryReason,
     RoomOutcome,
+    refusal_reason,
 )
+from contracts.rooms import Room
 from roomcast.platform import bus
 from services.gateway.fanout import Fanout
+from services.gateway.handlers.rooms import enter, leave
 from services.gateway.sessions import Session
 
 log = logging.getLogger(__name__)
@@ -53,45 +69,77 @@ def requested_since(auth: Any) -> dict[str, Any] | None:
     return since if isinstance(since, dict) else {}
 
 
-def split_request(
-    since: Mapping[str, Any], rooms: Iterable[str]
-) -> tuple[list[RecoverRoom], dict[str, RoomOutcome]]:
-    """Rooms to ask the persistence service about, and those refused here at once.
+@dataclass
+class Split:
+    """A `since` map sorted out: what to recover, and what is refused at once."""
 
-    A room is refused (`unknown_room`) when the socket is not in it, its seq is not
-    a non-negative integer, or more than `MAX_ROOMS` rooms were asked.
+    auto: list[RecoverRoom] = field(default_factory=list)
+    """Automatic rooms the socket is in."""
+    explicit: list[RecoverRoom] = field(default_factory=list)
+    """Explicit rooms, still to be authorized by the rooms service."""
+    refused: dict[str, RoomOutcome] = field(default_factory=dict)
+
+
+def split_request(since: Mapping[str, Any], rooms: Iterable[str], *, explicit: bool) -> Split:
+    """Sort the rooms of `since` into automatic and explicit ones, refusing the rest.
+
+    A room is refused (`unknown_room`) when its seq is not a non-negative integer, when
+    it is an automatic room the socket is not in, or a malformed name, or an explicit
+    room on a namespace that has none (`explicit` false), or past the first
+    `MAX_ROOMS` rooms.
     """
     mine = set(rooms)
-    wanted: list[RecoverRoom] = []
-    refused: dict[str, RoomOutcome] = {}
+    split = Split()
     for room, seq in since.items():
         valid = isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0
-        if room in mine and valid and len(wanted) < MAX_ROOMS:
-            wanted.append(RecoverRoom(room=room, after=seq))
+        if not valid or len(split.auto) + len(split.explicit) >= MAX_ROOMS:
+            split.refused[room] = _failed(room, RecoveryReason.UNKNOWN_ROOM)
+        elif room in mine:
+            split.auto.append(RecoverRoom(room=room, after=seq))
+        elif explicit and _explicit_name(room):
+            split.explicit.append(RecoverRoom(room=room, after=seq))
         else:
-            refused[room] = _failed(room, RecoveryReason.UNKNOWN_ROOM)
-    return wanted, refused
+            split.refused[room] = _failed(room, RecoveryReason.UNKNOWN_ROOM)
+    return split
 
 
-def held_seq(event: str, body: bytes) -> int | None:
-    """The `seq` of a held delivery, if it is a message that has one."""
+def _explicit_name(room: str) -> bool:
+    try:
+        check_room_name(room)
+    except ValueError:
+        return False
+    return room_kind(room) not in AUTO_KINDS
+
+
+def held_key(event: str, body: bytes) -> tuple[int, str | None] | None:
+    """`(seq, delivery subject of its explicit room or None)` of a held message."""
     if event not in SEQ_EVENTS:
         return None
     try:
-        seq = orjson.loads(body).get("seq")
+        data = orjson.loads(body)
+        seq, room, tenant = data.get("seq"), data.get("room"), data.get("tenant")
     except (orjson.JSONDecodeError, AttributeError):
         return None
-    return seq if isinstance(seq, int) else None
+    if not isinstance(seq, int):
+        return None
+    if event != "room:message" or not isinstance(room, str) or not isinstance(tenant, str):
+        return seq, None
+    return seq, Room.explicit(tenant, room).subject
 
 
 class Recovery:
     """Runs one recovery per reconnecting socket."""
 
-    def __init__(self, nc: NATS, fanout: Fanout, timeout: float) -> None:
+    def __init__(
+        self, nc: NATS, fanout: Fanout, sessions: dict[str, Session], timeout: float
+    ) -> None:
         self._nc = nc
         self._fanout = fanout
+        self._sessions = sessions
         self._timeout = timeout
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._gone: dict[str, set[str]] = {}
+        """Per recovering socket: explicit-room subjects it was taken out of meanwhile."""
 
     def hold(self, s: Session) -> None:
         """Hold live deliveries to `s`; call before its rooms are joined."""
@@ -101,11 +149,23 @@ class Recovery:
         """Replay, announce, then release, in the background (after the connect ack)."""
         task = asyncio.get_running_loop().create_task(self._run(s, since))
         self._tasks[s.sid] = task
-        task.add_done_callback(lambda _: self._tasks.pop(s.sid, None))
+        self._gone[s.sid] = set()
+        task.add_done_callback(lambda _: self._done(s.sid))
+
+    def _done(self, sid: str) -> None:
+        self._tasks.pop(sid, None)
+        self._gone.pop(sid, None)
+
+    def revoked(self, sid: str, subject: str) -> None:
+        """`room:left` took `sid` out of `subject`: replay and release nothing more of it."""
+        gone = self._gone.get(sid)
+        if gone is not None:
+            gone.add(subject)
 
     def end(self, sid: str) -> None:
         """The socket left: stop its recovery and drop what was held."""
         task = self._tasks.pop(sid, None)
+        self._gone.pop(sid, None)
         if task is not None:
             task.cancel()
         self._fanout.unhold(sid)
@@ -114,9 +174,18 @@ class Recovery:
         replayed: set[int] = set()
         try:
             names = [room.name for room in auto_rooms(s.identity, s.namespace)]
-            wanted, outcomes = split_request(since, names)
+            split = split_request(since, names, explicit=not s.on_manage)
+            outcomes = split.refused
+            entered = await asyncio.gather(*(self._enter(s, r) for r in split.explicit))
+            wanted = list(split.auto)
+            for room in entered:
+                if isinstance(room, RoomOutcome):
+                    outcomes[room.room] = room
+                else:
+                    wanted.append(room)
             if wanted:
                 outcomes |= await self._replay(s, wanted, replayed)
+            await self._leave_refused(s, wanted, outcomes)
             rooms = [outcomes[room].model_dump(mode="json", exclude_none=True) for room in since]
             body = orjson.dumps({"rooms": rooms})
             await self._fanout.send_event(s.sid, s.namespace, "session:recovered", body)
@@ -126,6 +195,40 @@ class Recovery:
         except Exception:
             log.exception("recovery of %s failed", s.sid)
             self._fanout.unhold(s.sid)
+
+    async def _enter(self, s: Session, room: RecoverRoom) -> RecoverRoom | RoomOutcome:
+        """Re-subscribe `s` to an explicit room it may still join, as `room:join` does."""
+        tenant = s.identity.tenant
+        ask = Authorize(
+            identity=s.identity,
+            tenant=tenant,
+            via_manage=False,
+            name=room.room,
+            claims=s.claims or None,
+        )
+        try:
+            reply = await bus.request(self._nc, endpoints.ROOM_AUTHORIZE, ask, wait=self._timeout)
+            canonical = reply.checked().room or room.room
+        except ServiceError as exc:
+            return _failed(room.room, refusal_reason(exc.code))
+        # shielded: a socket that closes meanwhile cancels recovery, and a join cut in
+        # half would leave this gateway subscribed; `enter` undoes it for a closed socket
+        entering = enter(self._fanout, self._sessions, s, tenant, room.room, canonical)
+        if not await asyncio.shield(entering):
+            return _failed(room.room, RecoveryReason.UNAVAILABLE)
+        return room.model_copy(update={"canonical": canonical})
+
+    async def _leave_refused(
+        self, s: Session, wanted: list[RecoverRoom], outcomes: dict[str, RoomOutcome]
+    ) -> None:
+        """Take `s` out of explicit rooms the persistence service found it may no longer
+        read; what was held for them is dropped."""
+        refusals = {RecoveryReason.FORBIDDEN, RecoveryReason.NOT_FOUND, RecoveryReason.UNKNOWN_ROOM}
+        for room in wanted:
+            if room.canonical is not None and outcomes[room.room].reason in refusals:
+                tenant = s.identity.tenant
+                await asyncio.shield(leave(self._fanout, s, tenant, room.canonical))
+                self.revoked(s.sid, Room.explicit(tenant, room.canonical).subject)
 
     async def _replay(
         self, s: Session, wanted: list[RecoverRoom], replayed: set[int]
@@ -143,23 +246,36 @@ class Recovery:
         request = RecoverRequest(identity=s.identity, rooms=wanted)
         got: dict[str, RoomOutcome] = {}
         async for chunk in bus.stream(self._nc, endpoints.RECOVER, request, wait=self._timeout):
-            for message in chunk.messages:
+            missed: list[tuple[str, ChatMessage | RoomMessage]] = [
+                *(("chat:message", m) for m in chunk.messages),
+                *(("room:message", m) for m in chunk.room_messages),
+            ]
+            gone = self._gone.get(s.sid, set())
+            for event, message in sorted(missed, key=lambda pair: pair[1].seq):
                 if message.seq in replayed:
                     continue
                 replayed.add(message.seq)
+                if isinstance(message, RoomMessage) and _left(gone, message):
+                    continue
                 body = orjson.dumps(message.model_dump(mode="json", by_alias=True))
-                await self._fanout.send_event(s.sid, s.namespace, "chat:message", body)
+                await self._fanout.send_event(s.sid, s.namespace, event, body)
             got |= {outcome.room: outcome for outcome in chunk.rooms}
         missing = RecoveryReason.UNAVAILABLE
         return {r.room: got.get(r.room) or _failed(r.room, missing) for r in wanted}
 
     async def _release(self, s: Session, replayed: set[int]) -> None:
+        gone = self._gone.get(s.sid, set())
         while held := self._fanout.take_held(s.sid):
             for item in held:
-                if held_seq(item.event, item.body) in replayed:
+                key = held_key(item.event, item.body)
+                if key is not None and (key[0] in replayed or key[1] in gone):
                     continue
                 await self._fanout.send_packet(s.sid, s.namespace, item.packet)
         self._fanout.unhold(s.sid)
+
+
+def _left(gone: set[str], message: RoomMessage) -> bool:
+    return bool(gone) and Room.explicit(message.tenant, message.room).subject in gone
 
 
 def _failed(room: str, reason: RecoveryReason) -> RoomOutcome:

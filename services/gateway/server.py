@@ -64,8 +64,8 @@ class Gateway:
         self.sio.transports = self.fanout.transports
         self.fanout.owner_of = self._owner_of
         self.fanout.on_revoked = self._revoked
-        self.recovery = Recovery(nc, self.fanout, settings.request_timeout)
         self.sessions: dict[str, Session] = {}
+        self.recovery = Recovery(nc, self.fanout, self.sessions, settings.request_timeout)
         self._closing: set[asyncio.Task[None]] = set()
         self.presence = PresenceReporter(nc, settings)
         self.sio.on("connect", self._refuse_namespace, namespace="*")
@@ -99,6 +99,7 @@ class Gateway:
         s.subjects.discard(subject)
         for key in [k for k, v in s.joined.items() if v == subject]:
             del s.joined[key]
+        self.recovery.revoked(sid, subject)
 
     async def verify(self, token: str) -> VerifiedToken:
         """Verify a token; `AuthError` becomes a `ServiceError` with the same code."""

@@ -82,6 +82,32 @@ class GatewaySettings(CommonSettings):
         default=50.0, gt=0, description="Sustained client events per second per connection."
     )
     rate_limit_burst: int = Field(default=100, ge=1, description="Event burst per connection.")
+    http_rate_limit_per_sec: float = Field(
+        default=20.0,
+        gt=0,
+        description="Sustained HTTP API requests per second per user, in each gateway.",
+    )
+    http_rate_limit_burst: int = Field(
+        default=60, ge=1, description="HTTP API request burst per user, in each gateway."
+    )
+    room_changes_per_minute: float = Field(
+        default=10.0,
+        gt=0,
+        description="Rooms a user may create or delete (archive) per minute over the HTTP "
+        "API, sustained, in each gateway.",
+    )
+    room_changes_burst: int = Field(
+        default=20, ge=1, description="Room creations and deletions a user may make at once."
+    )
+    member_changes_per_minute: float = Field(
+        default=120.0,
+        gt=0,
+        description="Membership changes (add, change role, remove, join, leave) per user per "
+        "minute over the HTTP API, sustained, in each gateway.",
+    )
+    member_changes_burst: int = Field(
+        default=60, ge=1, description="Membership changes a user may make at once."
+    )
     request_timeout: float = Field(
         default=5.0, gt=0, description="Seconds to wait for a service's answer."
     )

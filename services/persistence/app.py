@@ -19,6 +19,7 @@ from contracts import endpoints
 from contracts.explicit_rooms import Authorize
 from contracts.identity import SUPER_ADMIN, Identity
 from roomcast.platform import bus
+from roomcast.platform.backbone import database_connect_args
 from roomcast.platform.runtime import run, setup_logging
 from roomcast.platform.service import Stop, run_service
 from roomcast.platform.settings import describe, load_settings
@@ -48,7 +49,7 @@ def make_engine(settings: PersistenceSettings) -> AsyncEngine:
         settings.database_url,
         pool_size=settings.db_pool_size + settings.persistence_inflight,
         pool_timeout=10,
-        connect_args={"timeout": 5, "command_timeout": 60},
+        connect_args={"timeout": 5, "command_timeout": 60, **database_connect_args(settings)},
     )
 
 
@@ -60,8 +61,10 @@ async def serve(settings: PersistenceSettings) -> None:
         store = SqlMessageStore(engine)
         stopping = asyncio.Event()
         js = nc.jetstream()
-        epoch = await open_log_stream(js, settings.log_max_age, settings.log_duplicate_window)
-        await ensure_dlq_stream(js, settings.dlq_max_age)
+        epoch = await open_log_stream(
+            js, settings.log_max_age, settings.log_duplicate_window, settings.stream_replicas
+        )
+        await ensure_dlq_stream(js, settings.dlq_max_age, settings.stream_replicas)
         consumer = LogConsumer(
             nc,
             js,

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from contracts import endpoints
 from contracts.history import HistoryQuery, HistoryReply
+from contracts.messages import ChatMessage, RoomMessage
 from contracts.recovery import RecoverChunk, RecoverRequest
 from roomcast.platform.bus import Served, serve, serve_stream
 from services.persistence.service import PersistenceService
@@ -58,7 +59,10 @@ class ReadHandlers:
         """Missed messages of a reconnecting socket, in chunks; the last has `done`."""
         messages, outcomes = await self._service.recover(request)
         for part in chunks(messages, self._chunk_bytes):
-            yield RecoverChunk(messages=part)
+            yield RecoverChunk(
+                messages=[m for m in part if isinstance(m, ChatMessage)],
+                room_messages=[m for m in part if isinstance(m, RoomMessage)],
+            )
         yield RecoverChunk(done=True, rooms=outcomes)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 
@@ -14,8 +15,14 @@ from contracts.errors import ErrorCode, ServiceError
 from contracts.explicit_rooms import AUTO_KINDS
 from contracts.history import HistoryQuery, StoredMessage
 from contracts.ids import parse_message_id
-from contracts.messages import ChatMessage, LoggedMessage
-from contracts.recovery import RecoverRequest, RecoveryReason, RoomOutcome
+from contracts.messages import ChatMessage, LoggedMessage, LoggedRoomMessage, RoomMessage
+from contracts.recovery import (
+    RecoverRequest,
+    RecoverRoom,
+    RecoveryReason,
+    RoomOutcome,
+    refusal_reason,
+)
 from services.persistence.domain.conversations import (
     Conversation,
     Target,
@@ -24,11 +31,13 @@ from services.persistence.domain.conversations import (
 )
 from services.persistence.domain.recovery import (
     Found,
+    Logged,
     RoomPlan,
-    chat_message,
     merge,
+    plan_explicit,
     plan_room,
     position_problem,
+    replayed,
 )
 from services.persistence.ports import (
     AuthorizeRoom,
@@ -88,40 +97,75 @@ class PersistenceService:
         name = await self._authorize_room(query.requester, query.tenant, room)
         return Conversation(query.tenant, room_key(name))
 
-    async def recover(self, request: RecoverRequest) -> tuple[list[ChatMessage], list[RoomOutcome]]:
-        """What the socket missed in each requested room, merged in log order."""
+    async def recover(
+        self, request: RecoverRequest
+    ) -> tuple[list[ChatMessage | RoomMessage], list[RoomOutcome]]:
+        """What the socket missed in each requested room, merged in log order.
+
+        An explicit room is authorized by the rooms service after its log was read, so
+        that nothing posted after a membership ended is replayed; a refusal replaces
+        whatever the read found.
+        """
         rooms = list(dict.fromkeys(r.room for r in request.rooms))
-        after = {r.room: r.after for r in request.rooms}
+        asked = {r.room: r for r in request.rooms}
         try:
             bounds = await self._log.bounds()
         except (NatsError, TimeoutError) as exc:
             log.warning("recovery: the message log is unavailable: %r", exc)
             return [], [_failed(room, RecoveryReason.UNAVAILABLE) for room in rooms]
-        found: list[Found] = []
+        found: dict[str, list[Found]] = {}
         failed: dict[str, RecoveryReason] = {}
+        explicit: list[RoomPlan] = []
         for room in rooms:
-            plan = plan_room(request.identity, room)
+            plan = self._plan(request, asked[room])
             if plan is None:
                 failed[room] = RecoveryReason.UNKNOWN_ROOM
                 continue
-            problem = position_problem(after[room], bounds.first_seq, bounds.last_seq)
+            if plan.canonical is not None:
+                explicit.append(plan)
+            after = asked[room].after
+            problem = position_problem(after, bounds.first_seq, bounds.last_seq)
             if problem is not None:
                 failed[room] = problem
                 continue
-            selected = await self._read_room(plan, after[room])
+            selected = await self._read_room(plan, after)
             if isinstance(selected, RecoveryReason):
                 failed[room] = selected
             else:
-                found += selected
-        merged = merge(found)
-        replayed = Counter(item.room for item in merged)
+                found[room] = selected
+        refusals = await asyncio.gather(*(self._refusal(request, p) for p in explicit))
+        for plan, refusal in zip(explicit, refusals, strict=True):
+            if refusal is not None:
+                failed[plan.room] = refusal
+                found.pop(plan.room, None)
+        merged = merge(item for items in found.values() for item in items)
+        counts = Counter(item.room for item in merged)
         outcomes = [
             _failed(room, failed[room])
             if room in failed
-            else RoomOutcome(room=room, recovered=True, replayed=replayed[room])
+            else RoomOutcome(room=room, recovered=True, replayed=counts[room])
             for room in rooms
         ]
-        return [chat_message(item, self._epoch) for item in merged], outcomes
+        return [replayed(item, self._epoch) for item in merged], outcomes
+
+    def _plan(self, request: RecoverRequest, room: RecoverRoom) -> RoomPlan | None:
+        if room.canonical is None:
+            return plan_room(request.identity, room.room)
+        if self._authorize_room is None or room.canonical.partition(":")[0] in AUTO_KINDS:
+            return None
+        return plan_explicit(request.identity.tenant, room.room, room.canonical)
+
+    async def _refusal(self, request: RecoverRequest, plan: RoomPlan) -> RecoveryReason | None:
+        """Why `request.identity` may not read explicit room `plan`, or None if it may."""
+        if self._authorize_room is None or plan.canonical is None:
+            return RecoveryReason.UNKNOWN_ROOM
+        who = request.identity
+        try:
+            name = await self._authorize_room(who, who.tenant, plan.canonical)
+        except ServiceError as exc:
+            return refusal_reason(exc.code)
+        # its canonical name changed (linked to an entity) since the gateway asked
+        return None if name == plan.canonical else RecoveryReason.UNKNOWN_ROOM
 
     async def _read_room(self, plan: RoomPlan, after: int) -> list[Found] | RecoveryReason:
         limit = self._recover_max * (self._scan_factor if plan.sparse else 1)
@@ -142,13 +186,16 @@ class PersistenceService:
         return selected
 
 
-def _decode(raw: Raw) -> LoggedMessage | None:
-    if subjects.log_kind(raw.subject) != "dm":
-        return None
+def _decode(raw: Raw) -> Logged | None:
+    kind = subjects.log_kind(raw.subject)
     try:
-        return LoggedMessage.model_validate_json(raw.data)
+        if kind == "dm":
+            return LoggedMessage.model_validate_json(raw.data)
+        if kind == "room":
+            return LoggedRoomMessage.model_validate_json(raw.data)
     except ValidationError:
         return None
+    return None
 
 
 def _failed(room: str, reason: RecoveryReason) -> RoomOutcome:

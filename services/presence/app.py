@@ -9,6 +9,7 @@ from nats.aio.client import Client as NATS
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from roomcast.platform.backbone import redis_options
 from roomcast.platform.runtime import run, setup_logging
 from roomcast.platform.service import Stop, run_service
 from roomcast.platform.settings import describe, load_settings
@@ -29,6 +30,7 @@ def redis_client(settings: PresenceSettings) -> aioredis.Redis:
         socket_connect_timeout=settings.redis_timeout,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=1),
         health_check_interval=10,
+        **redis_options(settings),
     )
 
 

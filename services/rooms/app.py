@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import signal
+
 from nats.aio.client import Client as NATS
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from contracts.endpoints import ENTITY_CONSUMER
 from contracts.policies import Revoked
+from roomcast.platform.backbone import database_connect_args
 from roomcast.platform.runtime import run, setup_logging
 from roomcast.platform.service import Stop, run_service
 from roomcast.platform.settings import load_settings
-from roomcast.platform.streams import ensure_log_stream
+from roomcast.platform.streams import ensure_entity_stream, ensure_log_stream, open_dlq_stream
+from services.rooms.adapters.entities_sql import SqlEntityStore
+from services.rooms.adapters.entity_stream import EntityConsumer, JetStreamDeadLetters
 from services.rooms.adapters.kinds_sql import SqlKindRegistry
 from services.rooms.adapters.log import MessageLog
 from services.rooms.adapters.policy_nats import NatsPolicies
@@ -17,6 +26,7 @@ from services.rooms.adapters.revocations import NatsRevocations
 from services.rooms.adapters.rooms_sql import SqlRoomStore
 from services.rooms.adapters.sql import SqlDirectory
 from services.rooms.domain.decisions import DecisionCache
+from services.rooms.entities import EntityEvents, EntityLifecycle
 from services.rooms.explicit import ExplicitRooms
 from services.rooms.explicit_handlers import ExplicitRoomHandlers
 from services.rooms.handlers import RoomsHandlers
@@ -28,16 +38,23 @@ from services.rooms.room_send import RoomMessages
 from services.rooms.service import RoomsService
 from services.rooms.settings import RoomsSettings
 
+log = logging.getLogger(__name__)
+
 
 async def serve(settings: RoomsSettings) -> None:
     """Run one rooms replica until SIGINT/SIGTERM."""
     engine = create_async_engine(
-        settings.database_url, pool_size=settings.db_pool_size, pool_pre_ping=True
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        pool_pre_ping=True,
+        connect_args=database_connect_args(settings),
     )
 
     async def start(nc: NATS) -> Stop:
         js = nc.jetstream()
-        epoch = await ensure_log_stream(js, settings.log_max_age, settings.log_duplicate_window)
+        epoch = await ensure_log_stream(
+            js, settings.log_max_age, settings.log_duplicate_window, settings.stream_replicas
+        )
 
         async def publish(subject: str, body: bytes, headers: dict[str, str]) -> None:
             await nc.publish(subject, body, headers=headers)
@@ -66,16 +83,41 @@ async def serve(settings: RoomsSettings) -> None:
         await handlers.start()
         served = await policy_handlers.start(nc, settings.rooms_workers)
 
+        await ensure_entity_stream(js, settings.entity_max_age, settings.stream_replicas)
+        await open_dlq_stream(js, settings.dlq_max_age, settings.stream_replicas)
+        consumer = EntityConsumer(js, ENTITY_CONSUMER, settings.entity_ack_wait)
+        await consumer.ensure()
+        entity_events = EntityEvents(
+            EntityLifecycle(SqlEntityStore(engine), revocations),
+            JetStreamDeadLetters(js, ENTITY_CONSUMER),
+            settings.entity_max_deliveries,
+            retry_max=settings.entity_retry_max,
+        )
+        stopping = asyncio.Event()
+        consuming = asyncio.create_task(consumer.run(entity_events.handle, stopping))
+        consuming.add_done_callback(lambda task: _exit_unless_stopping(task, stopping))
+
         async def stop() -> None:
             await policy_handlers.stop()
             for one in served:
                 await one.stop()
+            stopping.set()
             await handlers.stop()
+            await asyncio.gather(consuming, return_exceptions=True)
             await engine.dispose()
 
         return stop
 
     await run_service("rooms", settings, start, postgres=engine)
+
+
+def _exit_unless_stopping(task: asyncio.Task[None], stopping: asyncio.Event) -> None:
+    """A consumer that ends on its own leaves entity events unapplied: stop the process."""
+    if stopping.is_set():
+        return
+    error = None if task.cancelled() else task.exception()
+    log.critical("the entity event consumer stopped unexpectedly (%r); exiting", error)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def main() -> None:

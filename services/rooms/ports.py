@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from contracts.entities import AnyEntityEvent
 from contracts.explicit_rooms import (
     EntityLink,
     MemberRole,
@@ -23,6 +24,7 @@ from contracts.explicit_rooms import (
 from contracts.identity import Identity
 from contracts.messages import LeftReason, LoggedMessage, LoggedRoomMessage
 from contracts.tenants import TenantSettings
+from services.rooms.domain.entity_state import Decision, EntityState, MemberState
 
 Publish = Callable[[str, bytes, dict[str, str]], Awaitable[None]]
 """Sends one delivery to NATS: subject, body, headers."""
@@ -47,7 +49,8 @@ class Directory(Protocol):
         ...
 
     async def is_member(self, tenant: str, user_id: str) -> bool:
-        """Whether `user_id` has ever connected to `tenant`."""
+        """Whether `user_id` is known to `tenant`: has connected, or was made a member of
+        one of its rooms or entities."""
         ...
 
     async def settings(self, tenant: str) -> TenantSettings:
@@ -127,10 +130,11 @@ class RoomStore(Protocol):
     """
 
     async def create_room(self, tenant: str, room: NewRoom, admin: str | None) -> RoomView:
-        """Store a room, its settings and, if given, `admin` as its admin member.
+        """Store a room, its settings and, if given, `admin` as its admin member (and a
+        known member of the tenant, as `put_member`).
 
         Raises:
-            ServiceError: `INVALID` ("slug already taken") for a duplicate slug.
+            ServiceError: `CONFLICT` ("slug already taken") for a duplicate slug.
         """
         ...
 
@@ -167,7 +171,11 @@ class RoomStore(Protocol):
     async def put_member(
         self, tenant: str, room_id: int, user_id: str, role: MemberRole, *, replace: bool
     ) -> MemberView:
-        """Add a membership; with `replace` an existing one takes `role`, else it stays."""
+        """Add a membership; with `replace` an existing one takes `role`, else it stays.
+
+        The user becomes a known member of the tenant in the same transaction (the
+        tenant directory), so direct messages to them are accepted from then on.
+        """
         ...
 
     async def remove_member(self, tenant: str, room_id: int, user_id: str) -> bool:
@@ -180,7 +188,7 @@ class RoomStore(Protocol):
         """Link a room to an entity (idempotent for the same pair).
 
         Raises:
-            ServiceError: `INVALID` when the entity already has another primary room.
+            ServiceError: `CONFLICT` when the entity already has another primary room.
         """
         ...
 
@@ -206,4 +214,61 @@ class Revocations(Protocol):
     ) -> None:
         """Take the sockets of `users` (`(tenant, userId)`), or every socket when the
         list is empty, out of `room`, with `room:left {room, reason}`."""
+        ...
+
+
+Decide = Callable[[EntityState, dict[str, MemberState]], Decision]
+"""The pure rule applied to an entity's registers and the memberships an event touches."""
+
+
+class EntityStore(Protocol):
+    """Registers of entities (`domain/entity_state.py`) and the primary rooms they drive."""
+
+    async def apply(
+        self, event: AnyEntityEvent, users: list[str], decide: Decide
+    ) -> tuple[Decision, RoomView | None]:
+        """Apply one event atomically, with the entity locked against concurrent events.
+
+        Reads the entity's registers and the memberships of `users`, calls `decide`,
+        stores what it returns, records present members in the tenant directory, and
+        brings the entity's primary room in line (creating it when the first `created`
+        is applied). Returns the decision and the primary room (None when there is none).
+
+        Raises:
+            ServiceError: `UNAVAILABLE` when the store cannot be reached.
+        """
+        ...
+
+
+class Delivery(Protocol):
+    """One JetStream message handed to a consumer, with what it needs to settle it."""
+
+    @property
+    def subject(self) -> str: ...
+
+    @property
+    def data(self) -> bytes: ...
+
+    @property
+    def seq(self) -> int:
+        """Its sequence in the stream."""
+        ...
+
+    @property
+    def deliveries(self) -> int:
+        """How many times it was delivered, this time included."""
+        ...
+
+    async def ack(self) -> None: ...
+
+    async def nak(self, delay: float) -> None:
+        """Ask for a redelivery after `delay` seconds."""
+        ...
+
+
+class DeadLetters(Protocol):
+    """Where a consumer keeps what it gave up on (stream `ROOMCAST_DLQ`)."""
+
+    async def send(self, delivery: Delivery, reason: str) -> None:
+        """Store `delivery`'s body with `reason`; returns once the stream has it."""
         ...

@@ -23,7 +23,16 @@ log = logging.getLogger(__name__)
 
 
 class RoomsService:
-    """Authorizes and routes; caches members and settings, nothing else."""
+    """Authorizes and routes; caches members and settings, nothing else.
+
+    Two member caches, both of positive answers only (a user never leaves the tenant
+    directory, so a cached "yes" cannot go stale, and there is no cached "no" for a new
+    membership to invalidate): `_known` holds users whose membership `is_member` found,
+    whoever made them known (a connect, a room or an entity membership); `_registered`
+    holds users this replica registered from a connect, so a reconnect skips the
+    write. They are kept apart so that a user first known from a room membership still
+    has their connect recorded (their token's role and name).
+    """
 
     def __init__(
         self,
@@ -37,22 +46,24 @@ class RoomsService:
         self._log = message_log
         self._publish = publish
         self._epoch = log_epoch
-        self._members = LruSet(member_cache_size)
+        self._known = LruSet(member_cache_size)
+        self._registered = LruSet(member_cache_size)
         self._settings: dict[str, TenantSettings] = {}
 
     async def register(self, who: Identity) -> None:
         key = (who.tenant, who.user_id)
-        if key in self._members:
+        if key in self._registered:
             return
         await self._directory.register(who)
-        self._members.add(key)
+        self._registered.add(key)
+        self._known.add(key)
 
     async def is_member(self, tenant: str, user_id: str) -> bool:
         key = (tenant, user_id)
-        if key in self._members:
+        if key in self._known:
             return True
         if await self._directory.is_member(tenant, user_id):
-            self._members.add(key)
+            self._known.add(key)
             return True
         return False
 

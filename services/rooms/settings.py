@@ -54,3 +54,31 @@ class RoomsSettings(CommonSettings):
         for kind in value:
             KindSpec(kind=kind)  # a valid, unreserved kind name
         return value
+
+    entity_max_age: float = Field(
+        default=30 * 86400,
+        gt=0,
+        description="Seconds the entity event stream keeps events (applied or not): an event "
+        "published while the rooms service is down longer than this is lost.",
+    )
+    entity_ack_wait: float = Field(
+        default=30,
+        gt=0,
+        description="Seconds before an unacknowledged entity event is redelivered.",
+    )
+    entity_max_deliveries: int = Field(
+        default=5,
+        ge=1,
+        description="Deliveries of an entity event that keeps failing (other than the store "
+        "being unavailable) before it is dead-lettered.",
+    )
+    entity_retry_max: float = Field(
+        default=30,
+        gt=0,
+        description="Longest back-off, in seconds, before an entity event is retried.",
+    )
+    dlq_max_age: float = Field(
+        default=30 * 86400,
+        gt=0,
+        description="Seconds the dead-letter stream keeps messages, if this service creates it.",
+    )

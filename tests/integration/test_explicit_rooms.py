@@ -135,9 +135,9 @@ async def test_create_get_list_update_archive_delete(t: Tenant) -> None:
     assert [r.slug for r in (await t.ok(e.ROOM_LIST, t.admin)).items] == ["grade-7-maths"]
 
 
-async def test_a_taken_slug_is_invalid(t: Tenant, database_url: str) -> None:
+async def test_a_taken_slug_is_a_conflict(t: Tenant, database_url: str) -> None:
     await t.room("dup")
-    message = await t.refused(ErrorCode.INVALID, e.ROOM_CREATE, t.admin, name="Other", slug="dup")
+    message = await t.refused(ErrorCode.CONFLICT, e.ROOM_CREATE, t.admin, name="Other", slug="dup")
     assert message == "slug already taken"
     assert await count_rooms(database_url, t.id) == 1
 
@@ -232,7 +232,7 @@ async def test_entities_name_their_primary_room(t: Tenant) -> None:
     ).link
     await t.ok(e.ROOM_LINK, t.admin, room="launch-staff", entity_type="event", entity_id="42")
     message = await t.refused(
-        ErrorCode.INVALID,
+        ErrorCode.CONFLICT,
         e.ROOM_LINK,
         t.admin,
         room="launch-staff",

@@ -26,7 +26,7 @@ class MemoryRooms:
 
     async def create_room(self, tenant: str, room: NewRoom, admin: str | None) -> x.RoomView:
         if any(r.tenant == tenant and r.slug == room.slug for r in self.rooms.values()):
-            raise ServiceError(ErrorCode.INVALID, "slug already taken")
+            raise ServiceError(ErrorCode.CONFLICT, "slug already taken")
         view = x.RoomView(
             id=len(self.rooms) + 1,
             room=f"room:{room.slug}",

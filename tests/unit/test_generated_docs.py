@@ -48,6 +48,7 @@ HELPERS = {
     "log_dm_of_tenant",
     "log_kind",
     "dead_letter_all",
+    "entity_all",
     "jetstream_pull_next",
 }
 """Builders of wildcards, filters and JetStream API subjects, not of roomcast endpoints."""

@@ -8,12 +8,20 @@ from dataclasses import dataclass, field
 import pytest
 
 from contracts import subjects
+from contracts.errors import ErrorCode, ServiceError
 from contracts.history import StoredMessage
 from contracts.identity import Identity
 from contracts.ids import message_id
-from contracts.messages import ChatMessage, LoggedMessage
-from contracts.recovery import RecoverChunk, RecoverRequest, RecoverRoom, RecoveryReason
-from services.gateway.recovery import held_seq, requested_since, split_request
+from contracts.messages import ChatMessage, LoggedMessage, LoggedRoomMessage, RoomMessage
+from contracts.recovery import (
+    MAX_ROOMS,
+    RecoverChunk,
+    RecoverRequest,
+    RecoverRoom,
+    RecoveryReason,
+)
+from contracts.rooms import Room
+from services.gateway.recovery import held_key, requested_since, split_request
 from services.persistence.domain.conversations import Target
 from services.persistence.domain.recovery import plan_room, position_problem
 from services.persistence.handlers import chunks
@@ -49,11 +57,11 @@ class FakeLog:
 
     async def read(self, filters: Sequence[str], start_seq: int, limit: int) -> list[Raw]:
         self.reads.append((tuple(filters), start_seq, limit))
-        tenant = filters[0].split(".")[3]
+        tenant, kind = filters[0].split(".")[3:5]
         found = []
         for e in self.entries:
             parts = e.subject.split(".")
-            if e.seq < start_seq or parts[3] != tenant:
+            if e.seq < start_seq or parts[3] != tenant or parts[4] != kind:
                 continue
             if len(filters) == 2 and filters[0].split(".")[5] not in (parts[5], parts[6]):
                 continue
@@ -207,16 +215,153 @@ def test_since_is_read_from_the_handshake(auth: object, expected: object) -> Non
 
 
 def test_the_gateway_refuses_rooms_the_socket_is_not_in_or_bad_positions() -> None:
-    wanted, refused = split_request(
+    split = split_request(
         {"user:bob": 4, "user:alice": 1, "tenant:acme": -1, "x": True, "y": "3"},
         ["user:bob", "tenant:acme"],
+        explicit=True,
     )
-    assert [(r.room, r.after) for r in wanted] == [("user:bob", 4)]
-    assert sorted(refused) == ["tenant:acme", "user:alice", "x", "y"]
-    assert {o.reason for o in refused.values()} == {RecoveryReason.UNKNOWN_ROOM}
+    assert [(r.room, r.after) for r in split.auto] == [("user:bob", 4)]
+    assert split.explicit == []
+    assert sorted(split.refused) == ["tenant:acme", "user:alice", "x", "y"]
+    assert {o.reason for o in split.refused.values()} == {RecoveryReason.UNKNOWN_ROOM}
 
 
-def test_held_deliveries_are_matched_by_seq() -> None:
-    assert held_seq("chat:message", b'{"id": "a", "seq": 12}') == 12
-    assert held_seq("user:online", b'{"seq": 12}') is None
-    assert held_seq("chat:message", b"[]") is None
+def test_explicit_rooms_are_left_to_the_rooms_service_within_the_room_bound() -> None:
+    since = {"room:crew": 3, "event:42": 0, "room:bad name": 1, "manage:global": 0}
+    split = split_request(since, ["user:bob"], explicit=True)
+    assert [(r.room, r.after) for r in split.explicit] == [("room:crew", 3), ("event:42", 0)]
+    assert sorted(split.refused) == ["manage:global", "room:bad name"]
+    on_manage = split_request({"room:crew": 3}, ["user:bob"], explicit=False)
+    assert on_manage.explicit == [] and list(on_manage.refused) == ["room:crew"]
+    many = split_request(
+        {"user:bob": 0, **{f"room:r{i}": 0 for i in range(MAX_ROOMS)}}, ["user:bob"], explicit=True
+    )
+    assert len(many.auto) + len(many.explicit) == MAX_ROOMS
+    assert list(many.refused) == [f"room:r{MAX_ROOMS - 1}"]
+
+
+def test_held_deliveries_are_matched_by_seq_and_room() -> None:
+    assert held_key("chat:message", b'{"id": "a", "seq": 12}') == (12, None)
+    crew = Room.explicit("acme", "room:crew").subject
+    room_message = b'{"tenant": "acme", "room": "room:crew", "seq": 12}'
+    assert held_key("room:message", room_message) == (12, crew)
+    assert held_key("user:online", b'{"seq": 12}') is None
+    assert held_key("chat:message", b"[]") is None
+
+
+# explicit rooms ------------------------------------------------------------------
+
+
+def room_entry(seq: int, sender: str, room: str, *, tenant: str = "acme") -> Raw:
+    message = LoggedRoomMessage(
+        tenant=tenant,
+        sender=Identity(tenant=tenant, user_id=sender, role="member"),
+        room=room,
+        body=f"m{seq}",
+        ts=seq,
+    )
+    return Raw(seq, subjects.log_room(tenant, room), message.model_dump_json().encode())
+
+
+@dataclass
+class FakeRoomLog(FakeLog):
+    """Reads a room's exact subject; wildcard (direct message) filters as `FakeLog`."""
+
+    async def read(self, filters: Sequence[str], start_seq: int, limit: int) -> list[Raw]:
+        if any("*" in f for f in filters):
+            return await super().read(filters, start_seq, limit)
+        self.reads.append((tuple(filters), start_seq, limit))
+        found = [e for e in self.entries if e.seq >= start_seq and e.subject in filters]
+        if len(found) > limit:
+            raise TooMany(str(len(found)))
+        return found
+
+
+@dataclass
+class FakeRooms:
+    """The rooms service's authorization: who may read which canonical room."""
+
+    readers: dict[str, set[str]]
+    log: FakeLog
+    asked: list[tuple[str, int]] = field(default_factory=list)
+
+    async def __call__(self, who: Identity, tenant: str, room: str) -> str:
+        self.asked.append((room, len(self.log.reads)))
+        if room not in self.readers:
+            raise ServiceError(ErrorCode.NOT_FOUND, "no such room")
+        if who.user_id not in self.readers[room]:
+            raise ServiceError(ErrorCode.FORBIDDEN, "not a member")
+        return room
+
+
+def explicit(room: str, after: int, canonical: str | None = None) -> RecoverRoom:
+    return RecoverRoom(room=room, after=after, canonical=canonical or room)
+
+
+async def test_explicit_rooms_replay_room_messages_merged_with_direct_ones_in_log_order() -> None:
+    log = FakeRoomLog(
+        [
+            room_entry(1, "ann", "room:crew"),
+            entry(2, "alice", "bob"),
+            room_entry(3, "ann", "room:crew"),
+            room_entry(4, "ann", "room:other"),
+            room_entry(5, "ann", "room:crew", tenant="globex"),
+            entry(6, "alice", "bob"),
+        ]
+    )
+    rooms = FakeRooms({"room:crew": {"bob"}, "room:other": set()}, log)
+    svc = PersistenceService(NoStore(), log, EPOCH, 100, 3, rooms)
+    ask = RecoverRequest(identity=BOB, rooms=[explicit("room:crew", 0)])
+    messages, outcomes = await svc.recover(ask)
+    assert [(type(m).__name__, m.seq) for m in messages] == [
+        ("RoomMessage", 1),
+        ("RoomMessage", 3),
+    ]
+    first = messages[0]
+    assert isinstance(first, RoomMessage)
+    assert first.model_dump(by_alias=True) == {
+        "id": message_id(EPOCH, 1),
+        "tenant": "acme",
+        "room": "room:crew",
+        "from": "ann",
+        "body": "m1",
+        "ts": 1,
+        "seq": 1,
+    }
+    assert [o.model_dump(exclude_none=True) for o in outcomes] == [
+        {"room": "room:crew", "recovered": True, "replayed": 2}
+    ]
+    assert rooms.asked == [("room:crew", 1)], "authorized once, after the read"
+
+
+async def test_an_explicit_room_asked_by_its_slug_is_read_under_its_canonical_name() -> None:
+    log = FakeRoomLog([room_entry(1, "ann", "event:42"), entry(2, "alice", "bob")])
+    rooms = FakeRooms({"event:42": {"bob"}}, log)
+    svc = PersistenceService(NoStore(), log, EPOCH, 100, 3, rooms)
+    both = [RecoverRoom(room="user:bob", after=0), explicit("room:party", 0, "event:42")]
+    messages, outcomes = await svc.recover(RecoverRequest(identity=BOB, rooms=both))
+    assert [(m.seq, m.room) for m in messages] == [(1, "event:42"), (2, "user:bob")]
+    assert [(o.room, o.replayed) for o in outcomes] == [("user:bob", 1), ("room:party", 1)]
+
+
+async def test_an_explicit_room_the_user_may_no_longer_read_replays_nothing() -> None:
+    log = FakeRoomLog([room_entry(seq, "ann", "room:crew") for seq in range(1, 4)])
+    rooms = FakeRooms({"room:crew": {"ann"}}, log)
+    svc = PersistenceService(NoStore(), log, EPOCH, 2, 3, rooms)
+    ask = [explicit("room:crew", 0), explicit("room:gone", 0)]
+    messages, outcomes = await svc.recover(RecoverRequest(identity=BOB, rooms=ask))
+    assert messages == []
+    assert [(o.room, o.recovered, o.reason) for o in outcomes] == [
+        ("room:crew", False, RecoveryReason.FORBIDDEN),
+        ("room:gone", False, RecoveryReason.NOT_FOUND),
+    ], "a refusal wins over too_many: nothing about the room is told"
+
+
+async def test_explicit_rooms_need_the_rooms_service_and_never_name_an_automatic_room() -> None:
+    log = FakeRoomLog([room_entry(1, "ann", "room:crew")])
+    ask = RecoverRequest(
+        identity=BOB, rooms=[explicit("room:crew", 0), explicit("x", 0, "user:alice")]
+    )
+    messages, outcomes = await service(log).recover(ask)
+    assert messages == [] and log.reads == []
+    assert {o.reason for o in outcomes} == {RecoveryReason.UNKNOWN_ROOM}

@@ -19,11 +19,13 @@ from services.rooms.service import RoomsService
 class FakeDirectory:
     def __init__(self) -> None:
         self.members: set[tuple[str, str]] = set()
+        self.registered: list[Identity] = []
         self.stored: dict[str, TenantSettings] = {}
         self.lookups = 0
         self.down = False
 
     async def register(self, who: Identity) -> None:
+        self.registered.append(who)
         self.members.add((who.tenant, who.user_id))
 
     async def is_member(self, tenant: str, user_id: str) -> bool:
@@ -150,3 +152,14 @@ async def test_directory_outage_is_unavailable_but_cached_members_still_work() -
     with pytest.raises(ServiceError) as err:
         await service.is_member("acme", "carol")
     assert err.value.code is ErrorCode.UNAVAILABLE
+
+
+async def test_a_user_known_from_a_membership_is_messaged_and_still_registered_on_connect() -> None:
+    service, directory, _, _ = build()
+    assert await service.is_member("acme", "bob") is False  # not cached: asked again
+    directory.members.add(("acme", "bob"))  # added to a room: known, never connected
+    assert (await service.send_dm(cmd())).ok
+    bob = Identity(tenant="acme", user_id="bob", role="admin", name="Bob")
+    await service.register(bob)
+    await service.register(bob)
+    assert directory.registered == [bob]

@@ -7,7 +7,7 @@ whose `code` and `message` go into the Socket.IO `connect_error` data.
 
 from services.gateway.auth.errors import AuthError
 from services.gateway.auth.namespaces import check_namespace
-from services.gateway.auth.tokens import extract_token
+from services.gateway.auth.tokens import extract_http_token, extract_token
 from services.gateway.auth.verify import MAX_TOKEN_LENGTH, TokenVerifier, VerifiedToken
 
 __all__ = [
@@ -16,5 +16,6 @@ __all__ = [
     "TokenVerifier",
     "VerifiedToken",
     "check_namespace",
+    "extract_http_token",
     "extract_token",
 ]

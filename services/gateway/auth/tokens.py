@@ -39,6 +39,15 @@ def extract_token(environ: Mapping[str, Any], auth: Any, cookie_name: str) -> st
     )
 
 
+def extract_http_token(
+    authorization: str | None, cookie_header: str | None, cookie_name: str
+) -> str | None:
+    """The HTTP API's token: an `Authorization: Bearer` header, else the cookie
+    `cookie_name`, read as `extract_token` reads them. Never the query string: URLs of
+    plain HTTP requests end up in proxies' and servers' access logs."""
+    return _from_authorization(authorization) or _from_cookie(cookie_header, cookie_name)
+
+
 def _clean(value: Any) -> str | None:
     if not isinstance(value, str):
         return None

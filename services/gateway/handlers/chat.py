@@ -7,9 +7,9 @@ from typing import Any
 from contracts import endpoints
 from contracts.client import ChatSendIn, ManageChatSendIn
 from contracts.messages import ChatSend
-from roomcast.platform import bus
+from services.gateway.commands import ask, check_body
 from services.gateway.envelope import Ack, ok
-from services.gateway.handlers.context import Context, check_body
+from services.gateway.handlers.context import Context
 from services.gateway.sessions import Session, scoped
 
 
@@ -26,6 +26,5 @@ async def chat_send(gw: Context, s: Session, data: Any) -> Ack:
         via_manage=s.on_manage,
         sid=s.sid,
     )
-    wait = gw.settings.request_timeout
-    reply = (await bus.request(gw.nc, endpoints.CHAT_SEND, command, wait=wait)).checked()
+    reply = await ask(gw, endpoints.CHAT_SEND, command)
     return ok(id=reply.id, ts=reply.ts)

@@ -11,19 +11,11 @@ from typing import Protocol
 
 from nats.aio.client import Client as NATS
 
-from contracts.errors import ErrorCode, ServiceError
 from services.gateway.auth import VerifiedToken
 from services.gateway.fanout import Fanout
 from services.gateway.presence import PresenceReporter
 from services.gateway.sessions import Session
 from services.gateway.settings import GatewaySettings
-
-
-def check_body(gw: Context, body: str) -> None:
-    """A message `body` over `ROOMCAST_MAX_BODY_BYTES` is `TOO_LARGE`."""
-    limit = gw.settings.max_body_bytes
-    if len(body.encode()) > limit:
-        raise ServiceError(ErrorCode.TOO_LARGE, f"body is over {limit} bytes")
 
 
 class Context(Protocol):

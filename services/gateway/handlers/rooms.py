@@ -23,12 +23,12 @@ from contracts.client import ManageRoomIn, ManageRoomSendIn, RoomIn, RoomSendIn,
 from contracts.client_kinds import ManageRoomKindIn, RoomKindIn, bare_id
 from contracts.errors import ErrorCode, ServiceError
 from contracts.explicit_rooms import AUTO_KINDS, Authorize
-from contracts.messages import RoomSend
 from contracts.policies import Identify
 from contracts.rooms import Room
-from roomcast.platform import bus
+from services.gateway.commands import ask, post_to_room
 from services.gateway.envelope import Ack, ok
-from services.gateway.handlers.context import Context, check_body
+from services.gateway.fanout import Fanout
+from services.gateway.handlers.context import Context
 from services.gateway.sessions import Session, scoped
 
 
@@ -53,8 +53,7 @@ async def room_join(gw: Context, s: Session, data: Any) -> Ack:
             data=by_kind.data,
             claims=s.claims or None,
         )
-        wait = gw.settings.request_timeout
-        named = (await bus.request(gw.nc, endpoints.ROOM_IDENTIFY, identify, wait=wait)).checked()
+        named = await ask(gw, endpoints.ROOM_IDENTIFY, identify)
         return await _join(gw, s, tenant, _explicit(named.room or ""))
     payload, tenant = scoped(s, data, RoomIn, ManageRoomIn)
     return await _join(gw, s, tenant, _explicit(payload.room))
@@ -62,28 +61,16 @@ async def room_join(gw: Context, s: Session, data: Any) -> Ack:
 
 async def _join(gw: Context, s: Session, tenant: str, asked: str) -> Ack:
     """Ask the rooms service for access to `asked`, then subscribe the socket."""
-    ask = Authorize(
+    authorize = Authorize(
         identity=s.identity,
         tenant=tenant,
         via_manage=s.on_manage,
         name=asked,
         claims=s.claims or None,
     )
-    wait = gw.settings.request_timeout
-    reply = (await bus.request(gw.nc, endpoints.ROOM_AUTHORIZE, ask, wait=wait)).checked()
+    reply = await ask(gw, endpoints.ROOM_AUTHORIZE, authorize)
     name = reply.room or asked
-    subject = Room.explicit(tenant, name).subject
-    if subject not in s.subjects:
-        # the socket may have closed, or joined the room, while this join was in flight
-        await gw.fanout.join(s.sid, s.namespace, [subject])
-        if gw.sessions.get(s.sid) is not s:
-            await gw.fanout.leave(s.sid, s.namespace, [subject])
-        elif subject in s.subjects:
-            await gw.fanout.forget(subject)
-        else:
-            s.subjects.add(subject)
-    if subject in s.subjects:
-        s.joined[(tenant, asked)] = s.joined[(tenant, name)] = subject
+    await enter(gw.fanout, gw.sessions, s, tenant, asked, name)
     return ok(room=name, role=reply.role)
 
 
@@ -109,32 +96,57 @@ async def course_leave(gw: Context, s: Session, data: Any) -> Ack:
 async def room_leave(gw: Context, s: Session, data: Any) -> Ack:
     """`room:leave`: `{room}` (`/manage`: with `tenant`) → `{ok, room}`; membership stays."""
     payload, tenant = scoped(s, data, RoomIn, ManageRoomIn)
-    name = _explicit(payload.room)
+    await leave(gw.fanout, s, tenant, _explicit(payload.room))
+    return ok(room=payload.room)
+
+
+async def enter(
+    fanout: Fanout, sessions: dict[str, Session], s: Session, tenant: str, asked: str, name: str
+) -> bool:
+    """Put `s` in the explicit room `name` (canonical), asked for as `asked`.
+
+    Used by `room:join` and by recovery, after the rooms service allowed it. Returns
+    False when the socket closed while this was in flight (nothing is left behind).
+    """
+    subject = Room.explicit(tenant, name).subject
+    if subject not in s.subjects:
+        # the socket may have closed, or joined the room, while this join was in flight
+        await fanout.join(s.sid, s.namespace, [subject])
+        if sessions.get(s.sid) is not s:
+            await fanout.leave(s.sid, s.namespace, [subject])
+        elif subject in s.subjects:
+            await fanout.forget(subject)
+        else:
+            s.subjects.add(subject)
+    if subject in s.subjects:
+        s.joined[(tenant, asked)] = s.joined[(tenant, name)] = subject
+        return True
+    return False
+
+
+async def leave(fanout: Fanout, s: Session, tenant: str, name: str) -> None:
+    """Take `s` out of the explicit room it joined as `name`; membership is unchanged."""
     # a room joined by another of its names (its slug) is left by either name
     subject = s.joined.get((tenant, name)) or Room.explicit(tenant, name).subject
     for key in [k for k, v in s.joined.items() if v == subject]:
         del s.joined[key]
     if subject in s.subjects:
         s.subjects.discard(subject)
-        await gw.fanout.leave(s.sid, s.namespace, [subject])
-    return ok(room=payload.room)
+        await fanout.leave(s.sid, s.namespace, [subject])
 
 
 async def room_send(gw: Context, s: Session, data: Any) -> Ack:
     """`room:send`: `{room, body, clientId?}` (`/manage`: with `tenant`) → `{ok, id, ts, seq}`."""
     payload, tenant = scoped(s, data, RoomSendIn, ManageRoomSendIn)
-    _explicit(payload.room)
-    check_body(gw, payload.body)
-    command = RoomSend(
-        sender=s.identity,
-        tenant=tenant,
-        room=payload.room,
-        body=payload.body,
-        client_id=payload.client_id,
+    reply = await post_to_room(
+        gw,
+        s.identity,
+        tenant,
+        _explicit(payload.room),
+        payload.body,
+        payload.client_id,
         via_manage=s.on_manage,
         sid=s.sid,
         claims=s.claims or None,
     )
-    wait = gw.settings.request_timeout
-    reply = (await bus.request(gw.nc, endpoints.ROOM_SEND, command, wait=wait)).checked()
     return ok(id=reply.id, ts=reply.ts, seq=reply.seq)

@@ -6,6 +6,10 @@ their tenant's `tenant:{t}:admins` room (supervised direct messages). Each has l
 filter subjects and a predicate on the decoded message (was it routed to this room,
 by the same rule the rooms service routes with), because a filter subject alone
 cannot tell a super_admin's message from a tenant member with the same id.
+
+An explicit room (`room:{slug}`, `{entityType}:{entityId}`) is read under its canonical
+name, the one the rooms service answered; who may read it is the rooms service's
+decision, asked by the service layer after the read.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ from contracts import subjects
 from contracts.access import dm_reaches, recoverable_room
 from contracts.identity import Identity
 from contracts.ids import message_id
-from contracts.messages import ChatMessage, LoggedMessage
+from contracts.messages import ChatMessage, LoggedMessage, LoggedRoomMessage, RoomMessage
 from contracts.recovery import RecoveryReason
 from contracts.rooms import RoomKind
+
+Logged = LoggedMessage | LoggedRoomMessage
+"""A message as the log stores it: direct, or to an explicit room."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +35,11 @@ class RoomPlan:
 
     room: str
     filters: tuple[str, ...]
-    accept: Callable[[LoggedMessage], bool]
+    accept: Callable[[Logged], bool]
     sparse: bool
     """True when the filters match many messages the predicate drops (admins room)."""
+    canonical: str | None = None
+    """The canonical name of an explicit room, which the caller authorizes."""
 
 
 def plan_room(who: Identity, room: str) -> RoomPlan | None:
@@ -39,7 +48,9 @@ def plan_room(who: Identity, room: str) -> RoomPlan | None:
     if recoverable is None:
         return None
 
-    def routed_here(m: LoggedMessage) -> bool:
+    def routed_here(m: Logged) -> bool:
+        if not isinstance(m, LoggedMessage):
+            return False
         return dm_reaches(recoverable, m.sender, m.tenant, m.to, supervised=m.supervised)
 
     tenant = who.tenant
@@ -47,6 +58,20 @@ def plan_room(who: Identity, room: str) -> RoomPlan | None:
         filters = tuple(subjects.log_dm_of_user(tenant, who.user_id))
         return RoomPlan(room, filters, routed_here, sparse=False)
     return RoomPlan(room, (subjects.log_dm_of_tenant(tenant),), routed_here, sparse=True)
+
+
+def plan_explicit(tenant: str, room: str, canonical: str) -> RoomPlan:
+    """The plan for explicit room `canonical` of `tenant`, asked for as `room`.
+
+    Whether the requester may read it is not decided here: the caller asks the rooms
+    service for `canonical` once the log has been read.
+    """
+
+    def in_room(m: Logged) -> bool:
+        return isinstance(m, LoggedRoomMessage) and m.tenant == tenant and m.room == canonical
+
+    filters = (subjects.log_room(tenant, canonical),)
+    return RoomPlan(room, filters, in_room, sparse=False, canonical=canonical)
 
 
 def position_problem(after: int, first_seq: int, last_seq: int) -> RecoveryReason | None:
@@ -67,7 +92,7 @@ class Found:
 
     seq: int
     room: str
-    message: LoggedMessage
+    message: Logged
 
 
 def merge(found: Iterable[Found]) -> list[Found]:
@@ -82,11 +107,23 @@ def merge(found: Iterable[Found]) -> list[Found]:
     return [first[seq] for seq in sorted(first)]
 
 
-def chat_message(item: Found, epoch: int) -> ChatMessage:
-    """The `chat:message` payload of a replayed message, with its room and seq."""
+def replayed(item: Found, epoch: int) -> ChatMessage | RoomMessage:
+    """The payload of a replayed message: `chat:message` with the room it was recovered
+    through, or `room:message` (which names the room's canonical name)."""
     m = item.message
+    mid = message_id(epoch, item.seq)
+    if isinstance(m, LoggedRoomMessage):
+        return RoomMessage(
+            id=mid,
+            tenant=m.tenant,
+            room=m.room,
+            from_=m.sender.user_id,
+            body=m.body,
+            ts=m.ts,
+            seq=item.seq,
+        )
     return ChatMessage(
-        id=message_id(epoch, item.seq),
+        id=mid,
         tenant=m.tenant,
         from_=m.sender.user_id,
         to=m.to,

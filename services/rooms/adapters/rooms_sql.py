@@ -23,6 +23,7 @@ from services.rooms.adapters.room_tables import (
     room_members,
     rooms,
 )
+from services.rooms.adapters.sql import known_member
 from services.rooms.ports import NewRoom, RoomQuery
 
 T = TypeVar("T")
@@ -66,9 +67,10 @@ class SqlRoomStore:
                             tenant_id=tenant, room_id=room_id, user_id=admin, role="admin"
                         )
                     )
+                    await conn.execute(known_member(tenant, admin))
                 return (await load_views(conn, tenant, rooms.c.id == room_id))[0]
         except IntegrityError:
-            raise ServiceError(ErrorCode.INVALID, "slug already taken") from None
+            raise ServiceError(ErrorCode.CONFLICT, "slug already taken") from None
         except _ERRORS as exc:
             raise _unavailable(exc) from exc
 
@@ -166,6 +168,7 @@ class SqlRoomStore:
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(stmt)
+                await conn.execute(known_member(tenant, user_id))
                 return member_view((await conn.execute(read)).one())
         except _ERRORS as exc:
             raise _unavailable(exc) from exc
@@ -196,7 +199,9 @@ class SqlRoomStore:
             async with self._engine.begin() as conn:
                 link_id = (await conn.execute(upsert)).scalar_one()
         except IntegrityError:
-            raise ServiceError(ErrorCode.INVALID, "the entity already has a primary room") from None
+            raise ServiceError(
+                ErrorCode.CONFLICT, "the entity already has a primary room"
+            ) from None
         except _ERRORS as exc:
             raise _unavailable(exc) from exc
         return EntityLink(

@@ -35,6 +35,26 @@ tenant_settings = sa.Table(
 )
 
 
+KNOWN_ROLE = "member"
+"""Role recorded for a user the tenant knows only from a room membership; their first
+connection replaces it with their token's role."""
+
+
+def known_member(tenant: str, user_id: str) -> Any:
+    """The statement recording `user_id` as a member of `tenant` unless already known.
+
+    Run in the same transaction as the membership that makes them known (a room or
+    entity member), so a direct message to them is accepted once that commits. Nothing
+    to invalidate: `RoomsService` caches only positive answers.
+    """
+    stmt = postgresql.insert(tenant_members).values(
+        tenant_id=tenant, user_id=user_id, role=KNOWN_ROLE, last_seen=None
+    )
+    return stmt.on_conflict_do_nothing(
+        index_elements=[tenant_members.c.tenant_id, tenant_members.c.user_id]
+    )
+
+
 def _unavailable(exc: Exception) -> ServiceError:
     return ServiceError(
         ErrorCode.UNAVAILABLE, f"the tenant directory is unavailable ({type(exc).__name__})"

@@ -1,0 +1,70 @@
+"""Composition of the HTTP API: routers, error handlers, the edge checks, OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp
+
+from services.gateway.http import entities, errors, manage_rooms, messages, my_rooms
+from services.gateway.http.deps import ApiDeps
+from services.gateway.http.edge import OPENAPI_PATH, Edge
+
+API_PREFIX = "/api"
+TITLE = "roomcast HTTP API"
+VERSION = "1"
+DESCRIPTION = (
+    "Explicit rooms over HTTP: every route needs the same JWT as the sockets "
+    "(`Authorization: Bearer`, or the cookie). Errors are `{error: {code, message}}`."
+)
+
+
+def build_fastapi(deps: ApiDeps | None = None, cookie: str = "access_token") -> FastAPI:
+    """The FastAPI app alone (no edge checks): for `build_api`, and for writing the
+    OpenAPI document without a gateway (`deps` None)."""
+    app = FastAPI(
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        openapi_url=OPENAPI_PATH,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.deps = deps
+    errors.install(app)
+    for module in (entities, manage_rooms, my_rooms, messages):
+        app.include_router(module.router, responses=errors.ERROR_RESPONSES)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=TITLE, version=VERSION, description=DESCRIPTION, routes=app.routes
+            )
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": cookie},
+            }
+            schema["security"] = [{"bearer": []}, {"cookie": []}]
+            _drop_422(schema)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _drop_422(schema: dict[str, Any]) -> None:
+    """Request validation answers 400 `INVALID` here, not FastAPI's 422."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema["components"]["schemas"].pop(name, None)
+
+
+def build_api(deps: ApiDeps) -> ASGIApp:
+    """The HTTP API as served: `Edge` in front of the FastAPI app."""
+    app = build_fastapi(deps, deps.settings.jwt_cookie)
+    return Edge(app, deps.settings, deps.verifier, deps.limits.requests)
