@@ -24,7 +24,7 @@ from contracts.client_kinds import ManageRoomKindIn, RoomKindIn, bare_id
 from contracts.errors import ErrorCode, ServiceError
 from contracts.explicit_rooms import AUTO_KINDS, Authorize
 from contracts.messages import RoomSend
-from contracts.policies import Identify
+from contracts.policies import POLICY_GRANT, Identify
 from contracts.rooms import Room
 from roomcast.platform import bus
 from services.gateway.envelope import Ack, ok
@@ -73,7 +73,8 @@ async def _join(gw: Context, s: Session, tenant: str, asked: str) -> Ack:
     reply = (await bus.request(gw.nc, endpoints.ROOM_AUTHORIZE, ask, wait=wait)).checked()
     name = reply.room or asked
     subject = Room.explicit(tenant, name).subject
-    if subject not in s.subjects:
+    fresh = subject not in s.subjects
+    if fresh:
         # the socket may have closed, or joined the room, while this join was in flight
         await gw.fanout.join(s.sid, s.namespace, [subject])
         if gw.sessions.get(s.sid) is not s:
@@ -84,7 +85,29 @@ async def _join(gw: Context, s: Session, tenant: str, asked: str) -> Ack:
             s.subjects.add(subject)
     if subject in s.subjects:
         s.joined[(tenant, asked)] = s.joined[(tenant, name)] = subject
+        if fresh and reply.role == POLICY_GRANT:
+            await _confirm(gw, s, ask, subject)
     return ok(room=name, role=reply.role)
+
+
+async def _confirm(gw: Context, s: Session, ask: Authorize, subject: str) -> None:
+    """Ask again about a policy room, now that this gateway receives its revocations.
+
+    A `revoke` published between the first answer and the subscription never reached
+    this gateway, and would leave the socket in the room for good; after it, the policy
+    (asked again: every replica dropped its cached answer) refuses. Refused now, or no
+    answer, the socket leaves the room and the join is refused.
+    """
+    try:
+        wait = gw.settings.request_timeout
+        (await bus.request(gw.nc, endpoints.ROOM_AUTHORIZE, ask, wait=wait)).checked()
+    except ServiceError:
+        if subject in s.subjects:
+            s.subjects.discard(subject)
+            for key in [k for k, v in s.joined.items() if v == subject]:
+                del s.joined[key]
+            await gw.fanout.leave(s.sid, s.namespace, [subject])
+        raise
 
 
 def _seed_room(s: Session, event: str, data: Any) -> dict[str, str]:
