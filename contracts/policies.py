@@ -63,6 +63,9 @@ MAX_TTL = 86_400.0
 MAX_KINDS = 64
 """Most kinds one worker registers at once."""
 
+POLICY_GRANT = "policy"
+"""What grants access to a policy room: the `role` of `ROOM_AUTHORIZE` replies and acks."""
+
 
 def check_data(value: dict[str, Any]) -> dict[str, Any]:
     """Refuse `data` whose compact JSON is over `MAX_DATA_BYTES`."""

@@ -93,3 +93,15 @@ class Plan(RoomKind):
     async def can_join(self, user: User, room_id: str) -> Answer:
         plan = user.claims.get("plan")
         return Answer(plan == "pro", reason=f"plan {plan!r} is not pro")
+
+
+class Flip(RoomKind):
+    """Allows a user's first question about a room, refuses the next (never cached)."""
+
+    kind = f"flip{SUFFIX}"
+
+    async def can_join(self, user: User, room_id: str) -> Answer:
+        seen = STATE / f"flip-{user.tenant}-{user.id}-{room_id}"
+        first = not seen.exists()
+        seen.touch()
+        return Answer(first, reason="access withdrawn meanwhile")

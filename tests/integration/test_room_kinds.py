@@ -24,7 +24,7 @@ from contracts.identity import Identity
 from contracts.policies import ListKinds
 from roomcast.platform import bus
 from roomcast.sdk import revoke
-from tests.clients import Client, connect, token, unique
+from tests.clients import Client, connect, http_get, token, unique
 from tests.policy_support import PolicyProcess
 from tests.servers import ServiceProcess
 from tests.stack import Stack
@@ -68,7 +68,8 @@ def stack(
     stack_factory.start("persistence", instance="persistence-1")
     gw1 = stack_factory.start("gateway", forward, instance="gateway-1")
     gw2 = stack_factory.start("gateway", forward, instance="gateway-2")
-    kinds = [f"tests.policy_kinds:{k}" for k in ("Course", "Slow", "Broken", "Counted", "Plan")]
+    names = ("Course", "Slow", "Broken", "Counted", "Plan", "Flip")
+    kinds = [f"tests.policy_kinds:{k}" for k in names]
     workers = [
         PolicyProcess(state, "policy-1", kinds, policy_env).start(),
         PolicyProcess(state, "policy-2", [kinds[0], kinds[3]], policy_env).start(),
@@ -402,3 +403,19 @@ async def test_history_of_a_policy_room_asks_the_policy(
     assert [m["body"] for m in page["messages"]] == ["m2", "m1", "m0"]
     assert {m["room"] for m in page["messages"]} == {"course:5"}
     refused(await bob.call("chat:history", {"room": "course:5"}), "FORBIDDEN", "not enrolled")
+
+
+async def test_a_join_asks_again_once_subscribed(
+    stack: tuple[ServiceProcess, ServiceProcess], clients: list[Client]
+) -> None:
+    """A revocation between the policy's answer and the gateway's subscription would
+    not reach the gateway; so the join asks once more after subscribing. `Flip`
+    allows a user's first question and refuses the second, as a revocation would."""
+    gw1, _ = stack
+    ann = await connect(gw1.url, token("ann", unique("flip")))
+    clients.append(ann)
+    hosted = http_get(f"{gw1.health_url}/statz")[1]["hosted_subjects"]
+    room = f"flip{SUFFIX}:1"
+    refused(await ann.call("room:join", {"room": room}), "FORBIDDEN", "access withdrawn meanwhile")
+    # the socket left the room again: the gateway hosts no more subjects than before
+    assert http_get(f"{gw1.health_url}/statz")[1]["hosted_subjects"] == hosted

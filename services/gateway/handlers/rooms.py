@@ -23,7 +23,7 @@ from contracts.client import ManageRoomIn, ManageRoomSendIn, RoomIn, RoomSendIn,
 from contracts.client_kinds import ManageRoomKindIn, RoomKindIn, bare_id
 from contracts.errors import ErrorCode, ServiceError
 from contracts.explicit_rooms import AUTO_KINDS, Authorize
-from contracts.policies import Identify
+from contracts.policies import POLICY_GRANT, Identify
 from contracts.rooms import Room
 from services.gateway.commands import ask, post_to_room
 from services.gateway.envelope import Ack, ok
@@ -70,8 +70,31 @@ async def _join(gw: Context, s: Session, tenant: str, asked: str) -> Ack:
     )
     reply = await ask(gw, endpoints.ROOM_AUTHORIZE, authorize)
     name = reply.room or asked
-    await enter(gw.fanout, gw.sessions, s, tenant, asked, name)
+    subject = Room.explicit(tenant, name).subject
+    fresh = subject not in s.subjects
+    entered = await enter(gw.fanout, gw.sessions, s, tenant, asked, name)
+    if entered and fresh and reply.role == POLICY_GRANT:
+        await _confirm(gw, s, authorize, subject)
     return ok(room=name, role=reply.role)
+
+
+async def _confirm(gw: Context, s: Session, authorize: Authorize, subject: str) -> None:
+    """Ask again about a policy room, now that this gateway receives its revocations.
+
+    A `revoke` published between the first answer and the subscription never reached
+    this gateway, and would leave the socket in the room for good; after it, the policy
+    (asked again: every replica dropped its cached answer) refuses. Refused now, or no
+    answer, the socket leaves the room and the join is refused.
+    """
+    try:
+        await ask(gw, endpoints.ROOM_AUTHORIZE, authorize)
+    except ServiceError:
+        if subject in s.subjects:
+            s.subjects.discard(subject)
+            for key in [k for k, v in s.joined.items() if v == subject]:
+                del s.joined[key]
+            await gw.fanout.leave(s.sid, s.namespace, [subject])
+        raise
 
 
 def _seed_room(s: Session, event: str, data: Any) -> dict[str, str]:

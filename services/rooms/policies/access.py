@@ -23,6 +23,7 @@ from contracts import explicit_rooms as x
 from contracts.errors import ErrorCode, ServiceError
 from contracts.identity import MAX_ROOM_ID
 from contracts.policies import (
+    POLICY_GRANT,
     RESERVED_KINDS,
     AccessAnswer,
     AccessQuestion,
@@ -35,9 +36,6 @@ from contracts.policies import (
 from services.rooms.domain.decisions import Action, Decision, DecisionCache, Key
 from services.rooms.explicit import ExplicitRooms
 from services.rooms.policies.ports import KindRegistry, Policies
-
-POLICY_GRANT = "policy"
-"""What grants access to a policy room, in `ROOM_AUTHORIZE` replies and join acks."""
 
 ASKS = 3
 """Times a decision is asked for while revocations keep arriving, before `UNAVAILABLE`."""
