@@ -18,6 +18,7 @@ import sys
 from typing import Any
 
 from nats.aio.client import Client as NATS
+from nats.errors import NoServersError
 
 from contracts import endpoints
 from contracts.errors import ErrorCode, ServiceError
@@ -225,4 +226,6 @@ def main(
         asyncio.run(serve(url, kinds, name, concurrency, options))
     except ServiceError as exc:  # the rooms service refused the kinds
         raise ValueError(f"{exc.code}: {exc.message}") from None
+    except (NoServersError, OSError) as exc:
+        raise ValueError(f"cannot connect to NATS at {url}: {exc or type(exc).__name__}") from None
     return 0
