@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from contracts.claims import Claims
 from contracts.errors import Reply
 from contracts.identity import MAX_ROOM_ID, ClientId, Id, Identity, TenantId
 
@@ -81,6 +82,11 @@ class RoomSend(BaseModel):
         default=None,
         description="Sending socket, which gets the ack instead of a copy; null when posted "
         "over the HTTP API (every subscribed socket gets it).",
+    )
+    claims: Claims | None = Field(
+        default=None,
+        description="Token claims the gateway forwards to a room kind's policy "
+        "(`ROOMCAST_POLICY_CLAIMS`).",
     )
 
 

@@ -7,6 +7,7 @@
 - `roomcast tenant set|show`: change or read a tenant's run-time settings.
 - `roomcast entity created|updated|deleted|member-added|member-removed`: publish an
   entity lifecycle event.
+- `roomcast policy serve|list|revoke`: run room kinds' policies, list kinds, revoke.
 - `roomcast docs [--check]`: regenerate (or check) the documents made from `contracts/`.
 - `roomcast notify|publish`: send a notification (prints its id) or an app event.
 
@@ -372,6 +373,84 @@ async def _publish_entity_event(url: str, event: BaseModel) -> int:
         await nc.close()
 
 
+def _nats_url(args: argparse.Namespace) -> str:
+    url = devstate.resolve("ROOMCAST_NATS_URL", "nats_url", flag=args.nats_url, directory=args.dir)
+    if url is None:
+        raise CommandError(_no_system(args.dir))
+    return url
+
+
+def _cmd_policy_serve(args: argparse.Namespace) -> int:
+    from roomcast.platform.runtime import instance_name, setup_logging
+    from roomcast.sdk import worker
+
+    url = _nats_url(args)
+    setup_logging(os.environ.get("ROOMCAST_LOG_LEVEL", "INFO"), "policy")
+    name = instance_name(args.name or os.environ.get("ROOMCAST_INSTANCE_ID", ""), "policy")
+    try:
+        return worker.main(url, args.targets, name, args.concurrency, _nats_options())
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise CommandError(f"policy serve: {exc}") from None
+
+
+def _cmd_policy_list(args: argparse.Namespace) -> int:
+    from contracts import endpoints
+    from contracts.policies import ListKinds
+
+    url = _nats_url(args)
+    reply = asyncio.run(_request(url, endpoints.POLICY_KINDS, ListKinds()))
+    if not reply.ok:
+        reason = f"{reply.error.code}: {reply.error.message}" if reply.error else "refused"
+        raise CommandError(f"policy list: {reason}")
+    if not reply.kinds:
+        print("no room kind is registered", file=sys.stderr)
+    states = asyncio.run(_serving(url, [k.kind for k in reply.kinds if k.worker != "settings"]))
+    print("KIND\tSTATE\tWORKER\tREGISTERED\tDESCRIPTION")
+    for kind in reply.kinds:
+        seen = kind.seen_at.isoformat(timespec="seconds")
+        state = states.get(kind.kind, "declared")
+        print(f"{kind.kind}\t{state}\t{kind.worker}\t{seen}\t{kind.description or ''}")
+    return 0
+
+
+async def _serving(url: str, kinds: list[str]) -> dict[str, str]:
+    """`serving` or `down` for each kind: does one of its workers answer a ping?"""
+    import nats
+
+    from contracts import endpoints
+    from contracts.errors import ServiceError
+    from contracts.policies import Ping
+    from roomcast.platform import bus
+    from roomcast.platform.settings import nats_servers
+
+    nc = await nats.connect(servers=nats_servers(url), allow_reconnect=False, **_nats_options())
+    try:
+
+        async def ping(kind: str) -> str:
+            try:
+                await bus.request(nc, endpoints.POLICY_PING.at(kind), Ping(kind=kind))
+            except ServiceError:
+                return "down"
+            return "serving"
+
+        return dict(zip(kinds, await asyncio.gather(*(ping(k) for k in kinds)), strict=True))
+    finally:
+        await nc.close()
+
+
+def _cmd_policy_revoke(args: argparse.Namespace) -> int:
+    from contracts import endpoints
+    from contracts.policies import Revoke
+
+    ask = Revoke(tenant=args.tenant, kind=args.kind, id=args.id, user_id=args.user)
+    reply = asyncio.run(_request(_nats_url(args), endpoints.POLICY_REVOKE, ask))
+    if not reply.ok:
+        reason = f"{reply.error.code}: {reply.error.message}" if reply.error else "refused"
+        raise CommandError(f"policy revoke: {reason}")
+    print(f"revoked {reply.room} in {args.tenant}" + (f" for {args.user}" if args.user else ""))
+    return 0
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     """Print a service's effective settings (secrets masked) with their descriptions."""
     settings_cls = registry.get(args.service).settings_class()
@@ -503,6 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument("--nats-url", help="NATS URL (default: env, then dev)")
         action.set_defaults(handler=_cmd_tenant)
     _entity_parser(sub, common)
+    _policy_parser(sub, common)
     return parser
 
 
@@ -535,6 +615,37 @@ def _entity_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         )
         action.add_argument("--nats-url", help="NATS URL (default: env, then dev)")
         action.set_defaults(handler=_cmd_entity)
+
+
+def _policy_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    policy = sub.add_parser("policy", help="room kinds answered by your own policies")
+    actions = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
+    serve = actions.add_parser(
+        "serve",
+        parents=[common],
+        help="run RoomKind classes until SIGTERM",
+        description="Serve each module:Class (a roomcast.sdk.RoomKind) in its kind's queue "
+        "group, register the kinds with the rooms service, and run until SIGTERM or "
+        "Ctrl-C (a graceful stop). Modules are imported from the working directory too.",
+    )
+    serve.add_argument("targets", nargs="+", metavar="module:Class")
+    serve.add_argument("--name", help="worker name in logs and `policy list` (host-pid)")
+    serve.add_argument(
+        "--concurrency", type=int, default=64, help="questions answered at once per kind (64)"
+    )
+    serve.set_defaults(handler=_cmd_policy_serve)
+    listing = actions.add_parser("list", parents=[common], help="print the registered kinds")
+    listing.set_defaults(handler=_cmd_policy_list)
+    revoke = actions.add_parser(
+        "revoke", parents=[common], help="withdraw access to a room of a kind"
+    )
+    revoke.add_argument("tenant")
+    revoke.add_argument("kind")
+    revoke.add_argument("id", help="room id within the kind (42 of course:42)")
+    revoke.add_argument("--user", help="only this user (default: everyone)")
+    revoke.set_defaults(handler=_cmd_policy_revoke)
+    for action in (serve, listing, revoke):
+        action.add_argument("--nats-url", help="NATS URL (default: env, then dev)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

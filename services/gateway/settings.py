@@ -42,6 +42,11 @@ class GatewaySettings(CommonSettings):
     jwt_claim_role: str = Field(default="role", description="Claim holding the role.")
     jwt_claim_name: str = Field(default="name", description="Claim holding the display name.")
     jwt_cookie: str = Field(default="access_token", description="Cookie holding the token.")
+    policy_claims: CsvList = Field(
+        default=[],
+        description="Token claims forwarded to room-kind policies as `User.claims`, e.g. "
+        "`plan,groups` (at most 16; a claim over 1 KiB as JSON is left out).",
+    )
     default_tenant: str = Field(
         default="", description="Tenant for tokens without a tenant claim (single-tenant apps)."
     )

@@ -269,9 +269,20 @@ class ExplicitRooms:
     # access for the gateway --------------------------------------------------------
 
     async def authorize(self, cmd: x.Authorize) -> tuple[RoomAccess, str]:
-        """The room named `cmd.name` and what grants the caller access to it.
+        """The room named `cmd.name` and what grants the caller access to it."""
+        room = await self.lookup(cmd)
+        if room is None:
+            raise _not_found()
+        return room, await self.decide(cmd, room)
 
-        One read of the store (`RoomStore.access`): this runs for every `room:send`.
+    async def lookup(self, cmd: x.Authorize) -> RoomAccess | None:
+        """The explicit room named `cmd.name` in the tenant with the caller's role in it,
+        in one read of the store (`RoomStore.access`: this runs for every `room:send`),
+        or None if there is none.
+
+        Raises:
+            ServiceError: `INVALID` for a name that is not `{kind}:{id}`, `FORBIDDEN`
+                for an automatic room or a tenant the caller may not act in.
         """
         x.check_tenant(cmd.identity, cmd.tenant, via_manage=cmd.via_manage)
         kind, _, rid = cmd.name.partition(":")
@@ -280,13 +291,18 @@ class ExplicitRooms:
         if kind in x.AUTO_KINDS:
             raise ServiceError(ErrorCode.FORBIDDEN, "automatic rooms are joined by the server")
         if kind == x.ROOM_KIND and not _SLUG.match(rid):
-            raise _not_found()
-        room = await self._store.access(cmd.tenant, kind, rid, cmd.identity.user_id)
-        if room is None:
-            raise _not_found()
+            return None
+        return await self._store.access(cmd.tenant, kind, rid, cmd.identity.user_id)
+
+    async def decide(self, cmd: x.Authorize, room: RoomAccess) -> str:
+        """What grants the caller access to `room` (reading, or posting with `cmd.post`).
+
+        Raises:
+            ServiceError: as the role table refuses (`roles.check`).
+        """
         actor = actor_of(cmd.identity.role, room.role)
         check(actor, Action.POST if cmd.post else Action.READ, room.status, room.visibility)
-        return room, grant(actor)
+        return grant(actor)
 
     @staticmethod
     def _int_cursor(cursor: str | None) -> int | None:

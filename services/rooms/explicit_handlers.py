@@ -9,15 +9,22 @@ from contracts import explicit_rooms as x
 from contracts.tenants import OkReply
 from roomcast.platform.bus import Served, serve
 from services.rooms.explicit import ExplicitRooms
+from services.rooms.policies.access import RoomAccess
 from services.rooms.room_send import RoomMessages
 
 
 class ExplicitRoomHandlers:
     """Serves every `cmd.rooms.<verb>` endpoint of explicit rooms, and `room_send`."""
 
-    def __init__(self, rooms: ExplicitRooms, messages: RoomMessages | None = None) -> None:
+    def __init__(
+        self,
+        rooms: ExplicitRooms,
+        messages: RoomMessages | None = None,
+        access: RoomAccess | None = None,
+    ) -> None:
         self._rooms = rooms
         self._messages = messages
+        self._access = access or RoomAccess.explicit_only(rooms)
 
     async def start(self, nc: NATS, workers: int) -> list[Served]:
         """Join the `rooms` queue group on every explicit-room endpoint."""
@@ -90,5 +97,6 @@ class ExplicitRoomHandlers:
         return OkReply(ok=True)
 
     async def authorize(self, cmd: x.Authorize) -> x.AuthorizeReply:
-        room, role = await self._rooms.authorize(cmd)
-        return x.AuthorizeReply(ok=True, room_id=room.id, room=room.room, role=role)
+        """Explicit room, else the kind's policy, else `NOT_FOUND` (`RoomAccess`)."""
+        got = await self._access.authorize(cmd)
+        return x.AuthorizeReply(ok=True, room_id=got.room_id, room=got.room, role=got.grant)

@@ -66,6 +66,7 @@ def test_every_subject_builder_is_declared() -> None:
     declared_builders = {d.build.__name__ for d in endpoints.DELIVERY_SUBJECTS} | {
         s.build.__name__ for s in endpoints.STREAM_SUBJECTS
     }
+    declared_builders |= {e.build.__name__ for e in endpoints.ENDPOINTS if e.build is not None}
     undeclared = {
         name
         for name in builders - HELPERS - declared_builders
@@ -81,6 +82,7 @@ def test_declared_timeouts_are_the_callers() -> None:
 def test_every_parameter_is_described() -> None:
     used = {p for d in endpoints.DELIVERY_SUBJECTS for p in d.parameters}
     used |= {p for s in endpoints.STREAM_SUBJECTS for p in s.parameters}
+    used |= {p for e in endpoints.ENDPOINTS for p in e.parameters}
     assert used <= set(endpoints.PARAMETERS)
 
 
