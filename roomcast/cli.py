@@ -67,8 +67,16 @@ def _cmd_dev(args: argparse.Namespace) -> int:
         raise CommandError("--gateways must be at least 1")
     if args.max_crashes < 1 or args.crash_window <= 0:
         raise CommandError("--max-crashes must be at least 1 and --crash-window positive")
+    if not 1 <= args.nats_cluster <= 5:
+        raise CommandError("--nats-cluster must be 1 to 5")
     policy = RestartPolicy(max_crashes=args.max_crashes, window=args.crash_window)
-    return supervisor.run(args.dir, port=args.port, gateways=args.gateways, policy=policy)
+    return supervisor.run(
+        args.dir,
+        port=args.port,
+        gateways=args.gateways,
+        policy=policy,
+        nats_cluster=args.nats_cluster,
+    )
 
 
 def _cmd_service_key(args: argparse.Namespace) -> int:
@@ -491,6 +499,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--port", type=int, default=8000, help="first gateway port (8000)")
     dev.add_argument("--gateways", type=int, default=1, help="gateway processes (1)")
+    dev.add_argument(
+        "--nats-cluster",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N embedded NATS servers as one JetStream cluster, streams replicated "
+        "min(3, N) times (1: one server); kill one and watch messaging carry on",
+    )
     dev.add_argument(
         "--max-crashes",
         type=int,
