@@ -96,6 +96,7 @@ from contracts.presence import (
     ReportReply,
 )
 from contracts.recovery import RecoverChunk, RecoverRequest
+from contracts.sessions import DisconnectUser
 from contracts.tenants import (
     GetTenantSettings,
     OkReply,
@@ -832,7 +833,25 @@ POLICY_REVOKED = Broadcast(
 )
 """Sent by the replica that handled `POLICY_REVOKE`."""
 
-BROADCASTS: tuple[Broadcast, ...] = (TENANT_SETTINGS_CHANGED, POLICY_REVOKED)
+DISCONNECT_USER = Broadcast(
+    name="session.disconnect_user",
+    subject=subjects.session_disconnect(),
+    payload=DisconnectUser,
+    publishers=(
+        "roomcast.sdk.Publisher.disconnect_user",
+        "roomcast disconnect",
+        "gateway (POST /api/server/disconnect)",
+    ),
+    subscribers=("gateway",),
+    description="End every socket of one user: every gateway (no queue group: each must "
+    "act) sends `session:ended {reason}` to each socket of the user it hosts, on every "
+    "namespace, then disconnects it server-side (stock clients do not reconnect); presence "
+    "sees ordinary closes. The publisher returns once the NATS server has it (publish, "
+    "then flush). A gateway not connected to NATS at that moment misses it.",
+)
+"""`disconnect_user(tenant, user)`: a backend service → every gateway."""
+
+BROADCASTS: tuple[Broadcast, ...] = (TENANT_SETTINGS_CHANGED, POLICY_REVOKED, DISCONNECT_USER)
 """Every broadcast event."""
 
 # deliveries ------------------------------------------------------------------------
@@ -1034,5 +1053,10 @@ ENTITY_EVENTS = StreamSubject(
 )
 """Entity lifecycle events (stream `ROOMCAST_ENTITIES`, subjects `subjects.entity_all()`)."""
 
-STREAM_SUBJECTS: tuple[StreamSubject, ...] = (LOG_DM, LOG_ROOM, ENTITY_EVENTS, DEAD_LETTER)
+STREAM_SUBJECTS: tuple[StreamSubject, ...] = (
+    LOG_DM,
+    LOG_ROOM,
+    ENTITY_EVENTS,
+    DEAD_LETTER,
+)
 """Every subject stored by a JetStream stream."""

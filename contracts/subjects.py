@@ -255,6 +255,14 @@ def policy_ping(kind: str) -> str:
     return _join("cmd", "policy", encode_token(kind), "ping")
 
 
+# sessions ------------------------------------------------------------------------
+
+
+def session_disconnect() -> str:
+    """Service/SDK/CLI/gateway → every gateway: end every socket of one user."""
+    return _join("evt", "session", "disconnect_user")
+
+
 # delivery ------------------------------------------------------------------------
 
 

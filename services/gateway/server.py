@@ -26,6 +26,7 @@ from services.gateway.auth import (
     check_namespace,
     extract_token,
 )
+from services.gateway.disconnects import UserDisconnects
 from services.gateway.envelope import Ack, fail
 from services.gateway.fanout import Fanout
 from services.gateway.frames import Refusals
@@ -74,6 +75,9 @@ class Gateway:
             nc, self.sessions, self._send_count, settings.request_timeout, self._members
         )
         self.fanout.on_delivered = self.counts.delivered
+        self.disconnects = UserDisconnects(
+            self.sio, nc, self.sessions, self._end_expired, settings.request_timeout
+        )
         self.sio.on("connect", self._refuse_namespace, namespace="*")
         for ns in NAMESPACES:
             self.sio.on("connect", self._make_connect(ns), namespace=ns)
