@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from contracts import deadletter, delivery, subjects
+from contracts.client_events import ForwardedEvent
 from contracts.entities import EntityEvent
 from contracts.errors import Reply
 from contracts.explicit_rooms import (
@@ -266,6 +267,7 @@ PARAMETERS: dict[str, str] = {
     "kind": "A room kind served by a policy, e.g. `course`.",
     "entityType": "Entity type, e.g. `event`.",
     "entityId": "Entity id within its type.",
+    "event": "A client event's name, e.g. `progress:video`.",
 }
 """What each subject parameter holds; every one is encoded with
 `contracts.tokens.encode_token`, so it is always exactly one subject token."""
@@ -1053,10 +1055,30 @@ ENTITY_EVENTS = StreamSubject(
 )
 """Entity lifecycle events (stream `ROOMCAST_ENTITIES`, subjects `subjects.entity_all()`)."""
 
+CLIENT_EVENTS = StreamSubject(
+    name="client",
+    stream=subjects.CLIENT_EVENTS_STREAM,
+    build=subjects.client_event,
+    parameters=("tenant", "event"),
+    payload=ForwardedEvent,
+    headers=(),
+    publishers=("gateway",),
+    consumers=("backend services (their own durable consumers)",),
+    description="A client event whose name matches a gateway's allow-list "
+    "(`ROOMCAST_FORWARD_EVENTS`, e.g. `progress:*`), stamped with the sender's verified "
+    "tenant, user and role (`contracts/client_events.py`). The client's ack comes after "
+    "the stream stored it. Gateways create the stream (file storage, "
+    "`ROOMCAST_FORWARD_MAX_AGE`, `ROOMCAST_STREAM_REPLICAS`) when their allow-list is not "
+    "empty; backend services read it with their own durable consumers, filtered with "
+    "`subjects.client_events_of(event)` or by tenant.",
+)
+"""Client events forwarded to backend services (stream `ROOMCAST_CLIENT_EVENTS`)."""
+
 STREAM_SUBJECTS: tuple[StreamSubject, ...] = (
     LOG_DM,
     LOG_ROOM,
     ENTITY_EVENTS,
     DEAD_LETTER,
+    CLIENT_EVENTS,
 )
 """Every subject stored by a JetStream stream."""
