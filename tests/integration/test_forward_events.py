@@ -19,11 +19,17 @@ from tests.clients import Client, connect, token, unique
 from tests.persistence_support import Gateways, gateway_stack
 
 ALLOW = "progress:*,quiz:answer,*:ping"
+BURST = 20
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[Gateways]:
-    env = {"ROOMCAST_FORWARD_EVENTS": ALLOW, "ROOMCAST_FORWARD_MAX_BYTES": "1024"}
+    env = {
+        "ROOMCAST_FORWARD_EVENTS": ALLOW,
+        "ROOMCAST_FORWARD_MAX_BYTES": "1024",
+        "ROOMCAST_RATE_LIMIT_BURST": str(BURST),
+        "ROOMCAST_RATE_LIMIT_PER_SEC": "1",
+    }
     with gateway_stack(tmp_path_factory.mktemp("forward"), database_url, env=env) as gateways:
         yield gateways
 
@@ -111,6 +117,20 @@ async def test_payloads_must_be_small_json_objects(stack: Gateways, clients: lis
     ack = await bob.call("progress:video", {"blob": "x" * 2000})
     assert ack["ok"] is False and ack["error"]["code"] == "TOO_LARGE", ack
     assert await bob.call("progress:video", {"blob": "x" * 900}) == {"ok": True}
+
+
+async def test_the_connection_rate_limit_applies_and_refused_events_are_not_stored(
+    stack: Gateways, nc: NATS, clients: list[Client]
+) -> None:
+    t = unique("lms")
+    bob = await connect(stack.gw2.url, token("bob", t))
+    clients.append(bob)
+    acks = [await bob.call("progress:video", {"n": n}) for n in range(BURST + 5)]
+    accepted = [n for n, ack in enumerate(acks) if ack == {"ok": True}]
+    limited = [ack for ack in acks if ack.get("error", {}).get("code") == "RATE_LIMITED"]
+    assert len(limited) >= 3 and len(accepted) + len(limited) == len(acks), acks
+    got = await stored(nc, t, "progress:video", len(accepted))
+    assert [e.data["n"] for e in got] == accepted
 
 
 async def test_the_ack_waits_for_jetstream(
