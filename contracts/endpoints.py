@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from contracts import deadletter, delivery, subjects
+from contracts.client_events import ForwardedEvent
 from contracts.entities import EntityEvent
 from contracts.errors import Reply
 from contracts.explicit_rooms import (
@@ -96,6 +97,7 @@ from contracts.presence import (
     ReportReply,
 )
 from contracts.recovery import RecoverChunk, RecoverRequest
+from contracts.sessions import DisconnectUser
 from contracts.tenants import (
     GetTenantSettings,
     OkReply,
@@ -265,6 +267,7 @@ PARAMETERS: dict[str, str] = {
     "kind": "A room kind served by a policy, e.g. `course`.",
     "entityType": "Entity type, e.g. `event`.",
     "entityId": "Entity id within its type.",
+    "event": "A client event's name, e.g. `progress:video`.",
 }
 """What each subject parameter holds; every one is encoded with
 `contracts.tokens.encode_token`, so it is always exactly one subject token."""
@@ -832,7 +835,25 @@ POLICY_REVOKED = Broadcast(
 )
 """Sent by the replica that handled `POLICY_REVOKE`."""
 
-BROADCASTS: tuple[Broadcast, ...] = (TENANT_SETTINGS_CHANGED, POLICY_REVOKED)
+DISCONNECT_USER = Broadcast(
+    name="session.disconnect_user",
+    subject=subjects.session_disconnect(),
+    payload=DisconnectUser,
+    publishers=(
+        "roomcast.sdk.Publisher.disconnect_user",
+        "roomcast disconnect",
+        "gateway (POST /api/server/disconnect)",
+    ),
+    subscribers=("gateway",),
+    description="End every socket of one user: every gateway (no queue group: each must "
+    "act) sends `session:ended {reason}` to each socket of the user it hosts, on every "
+    "namespace, then disconnects it server-side (stock clients do not reconnect); presence "
+    "sees ordinary closes. The publisher returns once the NATS server has it (publish, "
+    "then flush). A gateway not connected to NATS at that moment misses it.",
+)
+"""`disconnect_user(tenant, user)`: a backend service → every gateway."""
+
+BROADCASTS: tuple[Broadcast, ...] = (TENANT_SETTINGS_CHANGED, POLICY_REVOKED, DISCONNECT_USER)
 """Every broadcast event."""
 
 # deliveries ------------------------------------------------------------------------
@@ -1034,5 +1055,30 @@ ENTITY_EVENTS = StreamSubject(
 )
 """Entity lifecycle events (stream `ROOMCAST_ENTITIES`, subjects `subjects.entity_all()`)."""
 
-STREAM_SUBJECTS: tuple[StreamSubject, ...] = (LOG_DM, LOG_ROOM, ENTITY_EVENTS, DEAD_LETTER)
+CLIENT_EVENTS = StreamSubject(
+    name="client",
+    stream=subjects.CLIENT_EVENTS_STREAM,
+    build=subjects.client_event,
+    parameters=("tenant", "event"),
+    payload=ForwardedEvent,
+    headers=(),
+    publishers=("gateway",),
+    consumers=("backend services (their own durable consumers)",),
+    description="A client event whose name matches a gateway's allow-list "
+    "(`ROOMCAST_FORWARD_EVENTS`, e.g. `progress:*`), stamped with the sender's verified "
+    "tenant, user and role (`contracts/client_events.py`). The client's ack comes after "
+    "the stream stored it. Gateways create the stream (file storage, "
+    "`ROOMCAST_FORWARD_MAX_AGE`, `ROOMCAST_STREAM_REPLICAS`) when their allow-list is not "
+    "empty; backend services read it with their own durable consumers, filtered with "
+    "`subjects.client_events_of(event)` or by tenant.",
+)
+"""Client events forwarded to backend services (stream `ROOMCAST_CLIENT_EVENTS`)."""
+
+STREAM_SUBJECTS: tuple[StreamSubject, ...] = (
+    LOG_DM,
+    LOG_ROOM,
+    ENTITY_EVENTS,
+    DEAD_LETTER,
+    CLIENT_EVENTS,
+)
 """Every subject stored by a JetStream stream."""

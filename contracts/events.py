@@ -44,6 +44,7 @@ from contracts.inbox import (
 from contracts.messages import ChatMessage, RoomLeft, RoomMessage
 from contracts.presence import OFFLINE_EVENT, ONLINE_EVENT, OnlineUser, PresenceChange
 from contracts.recovery import RoomOutcome
+from contracts.sessions import ENDED_EVENT, SessionEnded
 
 TENANT = "/tenant"
 """The namespace of tenant users; `/` is its alias."""
@@ -376,6 +377,13 @@ SERVER_EVENTS: tuple[ServerEvent, ...] = (
         "To a socket that connected with `auth.since`, after the replayed messages and "
         "before any live one.",
         SessionRecovered,
+    ),
+    ServerEvent(
+        ENDED_EVENT,
+        "A backend service ended every session of this user (`disconnect_user`): sent to "
+        "each of the user's sockets just before the server disconnects it. Socket.IO "
+        "clients do not reconnect after a server-side disconnect; `reason` says why.",
+        SessionEnded,
     ),
     ServerEvent(
         ONLINE_EVENT,

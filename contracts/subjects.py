@@ -16,6 +16,7 @@ Layout (prefix `roomcast.v1`):
   room's subject only while it hosts a socket in that room.
 - `log.<tenant>...`: the JetStream message log (durability point, per-room `seq`).
 - `entity.<tenant>.<type>.<id>`: entity lifecycle events (JetStream).
+- `client.<tenant>.<event>`: client events forwarded to backend services (JetStream).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ DLQ_STREAM = "ROOMCAST_DLQ"
 
 ENTITY_STREAM = "ROOMCAST_ENTITIES"
 """JetStream stream holding entity lifecycle events until the rooms service applied them."""
+
+CLIENT_EVENTS_STREAM = "ROOMCAST_CLIENT_EVENTS"
+"""JetStream stream holding client events forwarded to backend services (`progress:*`)."""
 
 ROOMS_QUEUE = "rooms"
 PRESENCE_QUEUE = "presence"
@@ -255,6 +259,14 @@ def policy_ping(kind: str) -> str:
     return _join("cmd", "policy", encode_token(kind), "ping")
 
 
+# sessions ------------------------------------------------------------------------
+
+
+def session_disconnect() -> str:
+    """Service/SDK/CLI/gateway → every gateway: end every socket of one user."""
+    return _join("evt", "session", "disconnect_user")
+
+
 # delivery ------------------------------------------------------------------------
 
 
@@ -347,6 +359,24 @@ def entity_event(tenant: str, entity_type: str, entity_id: str) -> str:
 def entity_all() -> str:
     """Every subject of the entity event stream."""
     return _join("entity", ">")
+
+
+# client events forwarded to backend services (JetStream) --------------------------
+
+
+def client_event(tenant: str, event: str) -> str:
+    """A client event `event` (e.g. `progress:video`) sent by a user of `tenant`."""
+    return _join("client", encode_token(tenant), encode_token(event))
+
+
+def client_events_of(event: str) -> str:
+    """Filter matching one client event of every tenant (for consumers)."""
+    return _join("client", "*", encode_token(event))
+
+
+def client_event_all() -> str:
+    """Every subject of the client event stream."""
+    return _join("client", ">")
 
 
 # dead letters (JetStream) --------------------------------------------------------

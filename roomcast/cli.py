@@ -10,6 +10,7 @@
 - `roomcast policy serve|list|revoke`: run room kinds' policies, list kinds, revoke.
 - `roomcast docs [--check]`: regenerate (or check) the documents made from `contracts/`.
 - `roomcast notify|publish`: send a notification (prints its id) or an app event.
+- `roomcast disconnect`: end every socket of a user on every gateway.
 
 Settings come from a flag, else the `ROOMCAST_*` environment variable, else the
 `dev.json` of a running `roomcast dev` (`--data-dir`), else a default.
@@ -300,6 +301,46 @@ def _cmd_notify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_disconnect(args: argparse.Namespace) -> int:
+    """`disconnect_user` through the SDK; prints when the NATS server had it (ms)."""
+    url = _nats_url(args)
+    print(asyncio.run(_disconnect(url, args.tenant, args.user, args.reason)))
+    return 0
+
+
+async def _disconnect(url: str, tenant: str, user: str, reason: str) -> int:
+    import nats
+    from nats.errors import NoServersError
+
+    from contracts.errors import ServiceError
+    from roomcast.platform.settings import nats_servers
+    from roomcast.sdk.publisher import Publisher
+
+    async def quiet(exc: Exception) -> None:
+        """Connection errors are reported once, below."""
+
+    try:
+        nc = await asyncio.wait_for(
+            nats.connect(
+                servers=nats_servers(url),
+                **_nats_options(),
+                allow_reconnect=False,
+                error_cb=quiet,
+            ),
+            timeout=10,
+        )
+    except (NoServersError, OSError, TimeoutError) as exc:
+        raise CommandError(
+            f"cannot connect to NATS at {url}: {str(exc) or type(exc).__name__}"
+        ) from None
+    try:
+        return await Publisher(nc).disconnect_user(tenant, user, reason=reason)
+    except ServiceError as exc:
+        raise CommandError(f"{exc.code}: {exc.message}") from None
+    finally:
+        await nc.close()
+
+
 def _refused(reply: Reply) -> None:
     if not reply.ok:
         reason = f"{reply.error.code}: {reply.error.message}" if reply.error else "refused"
@@ -586,6 +627,16 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--idempotency-key", help="retries with the same key: same id")
         cmd.add_argument("--nats-url", help="NATS URL (default: env, then dev)")
         cmd.set_defaults(handler=_cmd_notify)
+
+    summary = "end every socket of a user on every gateway (clients do not reconnect)"
+    disconnect = sub.add_parser("disconnect", parents=[common], help=summary, description=summary)
+    disconnect.add_argument("--tenant", required=True, help="the user's tenant")
+    disconnect.add_argument("--user", required=True, help="the user")
+    disconnect.add_argument(
+        "--reason", default="disconnected", help="code sent in session:ended (disconnected)"
+    )
+    disconnect.add_argument("--nats-url", help="NATS URL (default: env, then dev)")
+    disconnect.set_defaults(handler=_cmd_disconnect)
 
     tenant = sub.add_parser("tenant", help="tenant settings")
     tenant_sub = tenant.add_subparsers(dest="tenant_command", required=True, metavar="ACTION")

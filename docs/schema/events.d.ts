@@ -405,6 +405,12 @@ export interface RoomSendIn {
   clientId?: string | null;
 }
 
+/** `session:ended`: the server is about to disconnect this socket and wants no retry. */
+export interface SessionEnded {
+  /** The publisher's reason, `disconnected` by default. */
+  reason: string;
+}
+
 /** `session:recovered`: the end of a recovery; live messages follow. */
 export interface SessionRecovered {
   /** One entry per room of the handshake's `auth.since`, in that order. */
@@ -533,6 +539,8 @@ export interface ServerToClientEvents {
   "chat:error": (payload: ChatError) => void;
   /** To a socket that connected with `auth.since`, after the replayed messages and before any live one. */
   "session:recovered": (payload: SessionRecovered) => void;
+  /** A backend service ended every session of this user (`disconnect_user`): sent to each of the user's sockets just before the server disconnects it. Socket.IO clients do not reconnect after a server-side disconnect; `reason` says why. */
+  "session:ended": (payload: SessionEnded) => void;
   /** A user's first connection came online, to `tenant:{t}` and /manage sockets watching the tenant; once per user, not per tab. `reason` is absent. */
   "user:online": (payload: PresenceChange) => void;
   /** A user's last connection went away (after the grace window), with a `reason`. */

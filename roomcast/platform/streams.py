@@ -155,3 +155,29 @@ async def open_dlq_stream(js: JetStreamContext, max_age_s: float, replicas: int 
         await js.stream_info(subjects.DLQ_STREAM)
     except NotFoundError:
         await ensure_dlq_stream(js, max_age_s, replicas)
+
+
+def client_events_stream_config(max_age_s: float, replicas: int = 1) -> StreamConfig:
+    """Client events forwarded to backend services: file storage, kept `max_age_s`
+    whether consumed or not (each backend service reads with its own durable consumer)."""
+    return StreamConfig(
+        name=subjects.CLIENT_EVENTS_STREAM,
+        subjects=[subjects.client_event_all()],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        max_age=max_age_s,
+        duplicate_window=120,
+        num_replicas=replicas,
+    )
+
+
+async def ensure_client_events_stream(
+    js: JetStreamContext, max_age_s: float, replicas: int = 1
+) -> None:
+    """Create the client event stream, or update its retention and replicas.
+
+    Raises:
+        StreamConfigError: the server refused the configuration.
+    """
+    await ensure_stream(js, client_events_stream_config(max_age_s, replicas))

@@ -8,6 +8,7 @@ async with await Publisher.connect("nats://127.0.0.1:4222") as pub:
     print(sent.id)
     await pub.notify_tenant("acme", title="Maintenance tonight", priority="high")
     await pub.publish(Target.of_room("acme", "course:42"), "course:updated", {"id": 42})
+    await pub.disconnect_user("acme", "mallory", reason="banned")
 ```
 
 Every call is a request/reply to roomcast (`contracts.endpoints.NOTIFY`, `PUBLISH`): a
@@ -15,11 +16,13 @@ notification's `id` comes back once it is stored; a publication roomcast refuses
 `ServiceError` with the code (`INVALID`, ...) and the reason, and so does one that does
 not validate here. `UNAVAILABLE` means roomcast did not answer: the outcome is unknown,
 so retry with the same `idempotency_key`. Seed 002's payloads can be sent as they are
-with `send_notification`.
+with `send_notification`. `disconnect_user` is a broadcast to every gateway (no reply):
+it returns once the NATS server has it.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -31,7 +34,9 @@ from pydantic import BaseModel, ValidationError
 from contracts import endpoints
 from contracts.errors import ErrorCode, ServiceError
 from contracts.notifications import AppEvent, Notify, Target, TargetKind
+from contracts.sessions import DEFAULT_REASON, DisconnectUser
 from roomcast.platform import bus
+from roomcast.platform.announce import announce
 
 __all__ = ["Published", "Publisher", "ServiceError", "Target", "TargetKind"]
 
@@ -179,7 +184,42 @@ class Publisher:
         reply = await bus.request(self._nc, endpoints.PUBLISH, command, wait=self._wait)
         return reply.checked().ts or 0
 
+    # sessions -----------------------------------------------------------------------
+
+    async def disconnect_user(
+        self, tenant: str, user_id: str, *, reason: str = DEFAULT_REASON
+    ) -> int:
+        """End every socket of a user on every gateway, as a server can.
+
+        Each socket gets `session:ended {reason}`, then a server-side disconnect that
+        Socket.IO clients do not retry; presence sees ordinary closes. The user may
+        connect again with a valid token: stop issuing tokens to keep them out.
+
+        Args:
+            tenant: the user's tenant.
+            user_id: the user.
+            reason: a short code the client sees, e.g. `logged_out` or `banned`.
+
+        Returns:
+            When it was published (ms since the epoch); the NATS server had it then.
+
+        Raises:
+            ServiceError: `INVALID` (bad ids or reason) or `UNAVAILABLE` (NATS did not
+                confirm; gateways may still have acted).
+        """
+        order = _build(
+            DisconnectUser,
+            {"tenant": tenant, "user_id": user_id, "reason": reason, "ts": _now_ms()},
+        )
+        wait = self._wait if self._wait is not None else endpoints.REQUEST_TIMEOUT
+        await announce(self._nc, endpoints.DISCONNECT_USER, order, wait=wait)
+        return order.ts
+
     async def _notify(self, command: Notify) -> Published:
         reply = await bus.request(self._nc, endpoints.NOTIFY, command, wait=self._wait)
         reply = reply.checked()
         return Published(reply.id or "", reply.ts or 0)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

@@ -92,6 +92,8 @@ async def serve(settings: GatewaySettings) -> None:
     verifier = TokenVerifier(settings)
     await verifier.warm_up()
     gw = Gateway(settings, nc, verifier)
+    await gw.forwarder.start()
+    await gw.disconnects.start()
     gw.presence.start()
     platform = PlatformListener(settings, guard, gateway_stats=gw.stats)
     await platform.start()

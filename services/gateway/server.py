@@ -26,8 +26,10 @@ from services.gateway.auth import (
     check_namespace,
     extract_token,
 )
+from services.gateway.disconnects import UserDisconnects
 from services.gateway.envelope import Ack, fail
 from services.gateway.fanout import Fanout
+from services.gateway.forwarding import Forwarder
 from services.gateway.frames import Refusals
 from services.gateway.handlers import HANDLERS, SEND_EVENTS
 from services.gateway.limits import TokenBucket
@@ -74,6 +76,10 @@ class Gateway:
             nc, self.sessions, self._send_count, settings.request_timeout, self._members
         )
         self.fanout.on_delivered = self.counts.delivered
+        self.forwarder = Forwarder(settings, nc)
+        self.disconnects = UserDisconnects(
+            self.sio, nc, self.sessions, self._end_expired, settings.request_timeout
+        )
         self.sio.on("connect", self._refuse_namespace, namespace="*")
         for ns in NAMESPACES:
             self.sio.on("connect", self._make_connect(ns), namespace=ns)
@@ -250,7 +256,7 @@ class Gateway:
             return fail(ErrorCode.UNAUTHENTICATED, "not connected")
         if not s.bucket.take():
             return fail(ErrorCode.RATE_LIMITED, "too many events; slow down")
-        handler = HANDLERS.get(event)
+        handler = HANDLERS.get(event) or self.forwarder.handler(event)
         if handler is None:
             return fail(ErrorCode.INVALID, _unknown(event))
         if len(args) > 1:

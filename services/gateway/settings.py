@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
+from contracts.client_events import DEFAULT_MAX_BYTES, check_patterns
 from roomcast.platform.settings import CommonSettings, CsvList
 from services.gateway.service_keys import ServiceKey, parse_entry
 
@@ -132,6 +133,23 @@ class GatewaySettings(CommonSettings):
     presence_flush_delay: float = Field(
         default=0.02, ge=0, le=1, description="Seconds to batch connects/disconnects."
     )
+    forward_events: CsvList = Field(
+        default=[],
+        description="Client events forwarded to backend services over JetStream (stream "
+        "ROOMCAST_CLIENT_EVENTS), as fnmatch patterns, e.g. `progress:*,quiz:answer`; empty "
+        "= none. Names of the roomcast protocol are never forwarded.",
+    )
+    forward_max_bytes: int = Field(
+        default=DEFAULT_MAX_BYTES,
+        ge=2,
+        le=MAX_FRAME_LIMIT,
+        description="Largest forwarded payload, as compact JSON; larger is `TOO_LARGE`.",
+    )
+    forward_max_age: float = Field(
+        default=7 * 24 * 3600.0,
+        gt=0,
+        description="Seconds the client event stream keeps an event, consumed or not.",
+    )
     presence_batch_max: int = Field(
         default=1000, ge=1, description="Connections per presence report, at most."
     )
@@ -147,6 +165,11 @@ class GatewaySettings(CommonSettings):
         if len(set(names)) != len(names):
             raise ValueError("two service API keys have the same name")
         return value
+
+    @field_validator("forward_events")
+    @classmethod
+    def _forward_patterns(cls, value: list[str]) -> list[str]:
+        return check_patterns(value)
 
     @field_validator("jwt_algorithms")
     @classmethod

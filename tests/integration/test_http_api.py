@@ -36,6 +36,7 @@ PATHS = {
     "/api/chat/event/{entityId}/room": {"get"},
     "/api/chat/group/{entityId}/room": {"get"},
     "/api/server/publish": {"post"},
+    "/api/server/disconnect": {"post"},
 }
 
 

@@ -49,6 +49,8 @@ HELPERS = {
     "log_kind",
     "dead_letter_all",
     "entity_all",
+    "client_event_all",
+    "client_events_of",
     "jetstream_pull_next",
 }
 """Builders of wildcards, filters and JetStream API subjects, not of roomcast endpoints."""

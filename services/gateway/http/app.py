@@ -14,6 +14,7 @@ from services.gateway.http import (
     manage_rooms,
     messages,
     my_rooms,
+    server_disconnect,
     server_publish,
 )
 from services.gateway.http.deps import ApiDeps
@@ -42,7 +43,8 @@ def build_fastapi(deps: ApiDeps | None = None, cookie: str = "access_token") -> 
     )
     app.state.deps = deps
     errors.install(app)
-    for module in (entities, manage_rooms, my_rooms, messages, server_publish):
+    modules = (entities, manage_rooms, my_rooms, messages, server_publish, server_disconnect)
+    for module in modules:
         app.include_router(module.router, responses=errors.ERROR_RESPONSES)
 
     def openapi() -> dict[str, Any]:
