@@ -12,12 +12,16 @@ headers:
 - `Rc-Revoke`: the delivery ends subscriptions (`room:left`): `*` for every socket in
   the room, else a JSON array of `[tenant, userId]` pairs whose sockets leave it. Each
   such socket gets the event, then is taken out of the room on that gateway.
+- `Rc-Published`: when the publisher built the delivery, in seconds since the Unix epoch
+  (microseconds); gateways observe the time from it to the socket writes
+  (`roomcast_gateway_delivery_latency_seconds`). Optional.
 
 Any backend may publish a delivery with `encode`; gateways read it with `decode`.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +33,7 @@ SKIP_SID = "Rc-Skip-Sid"
 SKIP_SUBJECTS = "Rc-Skip"
 REVOKE = "Rc-Revoke"
 REVOKE_ALL = "*"
+PUBLISHED = "Rc-Published"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,8 @@ class Delivery:
     skip_subjects: tuple[str, ...] = field(default=())
     revoke_all: bool = False
     revoke_users: frozenset[tuple[str, str]] = field(default=frozenset())
+    published: float | None = None
+    """When the publisher built it (`Rc-Published`), if it said."""
 
     @property
     def revokes(self) -> bool:
@@ -69,7 +76,7 @@ def encode(
     Returns:
         `(headers, body)` for `nats.publish(subject, body, headers=headers)`.
     """
-    headers = {EVENT: event}
+    headers = {EVENT: event, PUBLISHED: f"{time.time():.6f}"}
     if skip_sid:
         headers[SKIP_SID] = skip_sid
     if skip_subjects:
@@ -85,6 +92,7 @@ def decode(headers: Mapping[str, str] | None, body: bytes) -> Delivery:
         raise ValueError("delivery without an Rc-Event header")
     skip = headers.get(SKIP_SUBJECTS)
     revoke = headers.get(REVOKE)
+    published = headers.get(PUBLISHED)
     return Delivery(
         event=headers[EVENT],
         body=body,
@@ -92,7 +100,16 @@ def decode(headers: Mapping[str, str] | None, body: bytes) -> Delivery:
         skip_subjects=tuple(skip.split(",")) if skip else (),
         revoke_all=revoke == REVOKE_ALL,
         revoke_users=_revoked_users(revoke) if revoke and revoke != REVOKE_ALL else frozenset(),
+        published=_seconds(published) if published else None,
     )
+
+
+def _seconds(raw: str) -> float | None:
+    """A `Rc-Published` value, or None when it is not a number (the delivery still goes)."""
+    try:
+        return float(raw)
+    except ValueError:
+        return None
 
 
 def _revoked_users(raw: str) -> frozenset[tuple[str, str]]:

@@ -80,6 +80,7 @@ from contracts.presence import (
     ReportReply,
 )
 from contracts.recovery import RecoverChunk, RecoverRequest
+from contracts.security import SecurityEvent
 from contracts.tenants import (
     GetTenantSettings,
     OkReply,
@@ -142,6 +143,9 @@ class Broadcast:
         publishers: who publishes it.
         subscribers: who listens.
         description: what it announces.
+        parameters: for a subject with ids in it, their names (`PARAMETERS`); the
+            subject is then the address, with `{parameter}` in place of each.
+        build: for such a subject, its `contracts.subjects` builder.
     """
 
     name: str
@@ -150,6 +154,8 @@ class Broadcast:
     publishers: tuple[str, ...]
     subscribers: tuple[str, ...]
     description: str
+    parameters: tuple[str, ...] = ()
+    build: Callable[..., str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +237,7 @@ PARAMETERS: dict[str, str] = {
     "room": "Canonical name of an explicit room, e.g. `room:lobby` or `event:42`.",
     "entityType": "Entity type, e.g. `event`.",
     "entityId": "Entity id within its type.",
+    "kind": "Kind of security event (`contracts.security.SecurityKind`), e.g. `auth_failed`.",
 }
 """What each subject parameter holds; every one is encoded with
 `contracts.tokens.encode_token`, so it is always exactly one subject token."""
@@ -650,7 +657,25 @@ TENANT_SETTINGS_CHANGED = Broadcast(
 )
 """Sent by the replica that handled `TENANT_SETTINGS_SET`."""
 
-BROADCASTS: tuple[Broadcast, ...] = (TENANT_SETTINGS_CHANGED,)
+SECURITY_EVENTS = Broadcast(
+    name="security",
+    subject=_address(subjects.security_event, ("tenant", "kind")),
+    payload=SecurityEvent,
+    publishers=("gateway", "rooms"),
+    subscribers=("audit and SIEM consumers (nothing in roomcast subscribes)",),
+    description="A security event (seed 002): a failed authentication (with the reason), "
+    "a refused namespace or origin, a cross-tenant attempt, a rate limit hit, an oversized "
+    "frame, or an admin action on a room or its members. `{tenant}` is the tenant "
+    "concerned, or `~none` when no token was verified. Published fire-and-forget (lost "
+    "while NATS is away, never delaying the request), also written to the "
+    "`roomcast.security` log and counted in `roomcast_security_events_total{kind}`. "
+    "Never carries a token, a secret or a message body.",
+    parameters=("tenant", "kind"),
+    build=subjects.security_event,
+)
+"""`contracts.security`: subscribe to `subjects.security_all()`."""
+
+BROADCASTS: tuple[Broadcast, ...] = (TENANT_SETTINGS_CHANGED, SECURITY_EVENTS)
 """Every broadcast event."""
 
 # deliveries ------------------------------------------------------------------------
@@ -662,6 +687,11 @@ DELIVERY_HEADERS: tuple[Header, ...] = (
         delivery.SKIP_SUBJECTS,
         "Comma-separated delivery subjects an earlier copy of this message went to; "
         "sockets in any of them are skipped, so each socket gets one copy.",
+    ),
+    Header(
+        delivery.PUBLISHED,
+        "When the publisher built the delivery, seconds since the Unix epoch with "
+        "microseconds (optional): gateways measure publish-to-socket latency from it.",
     ),
 )
 """Headers of every delivery (`contracts.delivery.encode`)."""

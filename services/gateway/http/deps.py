@@ -20,6 +20,7 @@ from services.gateway.auth import TokenVerifier
 from services.gateway.http.errors import RateLimited
 from services.gateway.limits import KeyedBuckets
 from services.gateway.settings import GatewaySettings
+from services.gateway.signals import GatewaySignals
 
 
 @dataclass(slots=True)
@@ -49,6 +50,8 @@ class ApiDeps:
     nc: NATS
     verifier: TokenVerifier
     limits: ApiLimits
+    signals: GatewaySignals | None = None
+    """Metrics and security events (None in unit tests of the routes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +90,11 @@ def caller(
             raise ServiceError(ErrorCode.INVALID, "a super_admin names the tenant: ?tenant=")
         return Caller(who, tenant, via_manage=True)
     if tenant is not None and tenant != who.tenant:
-        raise ServiceError(ErrorCode.FORBIDDEN, "you may only act in your own tenant")
+        message = "you may only act in your own tenant"
+        signals = gateway(request).signals
+        if signals is not None:
+            signals.cross_tenant(who, tenant, message, request.url.path)
+        raise ServiceError(ErrorCode.FORBIDDEN, message)
     return Caller(who, who.tenant, via_manage=False)
 
 

@@ -24,11 +24,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.errors import ErrorCode
+from contracts.security import SecurityKind
 from services.gateway.auth import AuthError, TokenVerifier, extract_http_token
 from services.gateway.http.errors import error_response
 from services.gateway.http.origins import origin_allowed, same_origins
 from services.gateway.limits import KeyedBuckets
 from services.gateway.settings import GatewaySettings
+from services.gateway.signals import GatewaySignals
 
 OPENAPI_PATH = "/api/openapi.json"
 PREFLIGHT_MAX_AGE = "600"
@@ -44,11 +46,19 @@ class Edge:
         settings: GatewaySettings,
         verifier: TokenVerifier,
         requests: KeyedBuckets,
+        signals: GatewaySignals | None = None,
     ) -> None:
         self._app = app
         self._settings = settings
         self._verifier = verifier
         self._requests = requests
+        self._signals = signals
+
+    def _refused(
+        self, kind: SecurityKind | None, code: ErrorCode, reason: str, scope: Scope, **fields: Any
+    ) -> None:
+        if self._signals is not None:
+            self._signals.http_refused(kind, code, reason, scope, **fields)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,6 +68,8 @@ class Edge:
         origin = headers.get("origin")
         if origin is not None:
             if not self._origin_ok(scope, headers, origin):
+                kind = SecurityKind.ORIGIN_REFUSED
+                self._refused(kind, ErrorCode.FORBIDDEN, "origin not allowed", scope, origin=origin)
                 refusal = error_response(ErrorCode.FORBIDDEN, "this origin may not call the API")
                 await refusal(scope, receive, send)
                 return
@@ -72,6 +84,9 @@ class Edge:
         body = await self._read_body(headers, receive)
         if body is None:
             limit = self._settings.max_frame_bytes
+            self._refused(
+                SecurityKind.FRAME_TOO_LARGE, ErrorCode.TOO_LARGE, "body over limit", scope
+            )
             await error_response(ErrorCode.TOO_LARGE, f"the body is over {limit} bytes")(
                 scope, receive, send
             )
@@ -92,6 +107,9 @@ class Edge:
         length = headers.get("content-length")
         limit = self._settings.max_frame_bytes
         if length is not None and (not length.isdigit() or int(length) > limit):
+            self._refused(
+                SecurityKind.FRAME_TOO_LARGE, ErrorCode.TOO_LARGE, "body over limit", scope
+            )
             return error_response(ErrorCode.TOO_LARGE, f"the body is over {limit} bytes")
         if scope["path"] == OPENAPI_PATH:
             return None
@@ -103,11 +121,21 @@ class Edge:
                 raise AuthError("a token is required: Authorization: Bearer, or the cookie")
             verified = await self._verifier.verify(token)
         except AuthError as exc:
+            self._refused(SecurityKind.AUTH_FAILED, exc.code, exc.message, scope)
             return error_response(exc.code, exc.message, {"WWW-Authenticate": "Bearer"})
         who = verified.identity
         wait = self._requests.take((who.tenant, who.user_id))
         if wait:
             message = "too many requests; slow down"
+            self._refused(
+                SecurityKind.RATE_LIMITED,
+                ErrorCode.RATE_LIMITED,
+                message,
+                scope,
+                tenant=who.tenant,
+                user_id=who.user_id,
+                role=who.role,
+            )
             return error_response(ErrorCode.RATE_LIMITED, message, {"Retry-After": str(wait)})
         scope.setdefault("state", {})["identity"] = who
         return None
