@@ -120,6 +120,10 @@ class SecurityEvents:
         self._max_inflight = max_inflight
         self._buckets = {kind: _Bucket(per_second, burst) for kind in SecurityKind}
         self._inflight: set[asyncio.Task[None]] = set()
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
 
     def emit(self, kind: SecurityKind, **fields: Any) -> SecurityEvent | None:
         """Record one event; returns it, or None when it was only counted (a flood).
@@ -171,10 +175,17 @@ class SecurityEvents:
         subject = subjects.security_event(event.tenant, event.kind.value)
         body = event.model_dump_json(by_alias=True, exclude_none=True).encode()
         try:
-            task = asyncio.get_running_loop().create_task(self._send(nc, subject, body))
-        except RuntimeError:  # no running loop (a synchronous caller): log and count only
-            self.metrics.dropped["nats"].inc()
+            asyncio.get_running_loop()
+        except RuntimeError:  # a worker thread (FastAPI runs sync dependencies in one)
+            if self._loop is None or self._loop.is_closed():
+                self.metrics.dropped["nats"].inc()
+                return
+            self._loop.call_soon_threadsafe(self._spawn, nc, subject, body)
             return
+        self._spawn(nc, subject, body)
+
+    def _spawn(self, nc: Publisher, subject: str, body: bytes) -> None:
+        task = asyncio.get_running_loop().create_task(self._send(nc, subject, body))
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
 

@@ -385,7 +385,7 @@ def _remote(environ: Mapping[str, Any]) -> str | None:
     port = environ.get("REMOTE_PORT")
     if not host:
         return None
-    return f"{host}:{port}" if port else str(host)
+    return f"{host}:{port}" if port and str(port) != "0" else str(host)
 
 
 def _scope_remote(scope: Mapping[str, Any]) -> str | None:

@@ -236,6 +236,17 @@ async def test_publishing_never_blocks_and_is_bounded() -> None:
     await backlog.settle()
 
 
+async def test_events_emitted_from_a_worker_thread_are_published_on_the_loop() -> None:
+    nc = FakeNats()
+    events = SecurityEvents("gateway", "gw", nc)
+    await asyncio.to_thread(events.emit, SecurityKind.CROSS_TENANT, tenant="acme")
+    await asyncio.sleep(0)
+    await events.settle()
+    assert [subject for subject, _ in nc.published] == [
+        subjects.security_event("acme", "cross_tenant")
+    ]
+
+
 def test_long_text_is_cut_and_json_logs_carry_the_fields() -> None:
     events = SecurityEvents("gateway", "gw", None)
     event = events.emit(SecurityKind.ORIGIN_REFUSED, origin="http://" + "e" * 1000)
