@@ -143,7 +143,7 @@ class HostingCollector(Collector):
         sockets = GaugeMetricFamily(
             "roomcast_gateway_sockets",
             "Socket.IO sessions connected, by namespace.",
-            labels=["namespace"],
+            labels=["socketio_namespace"],
         )
         for namespace, count in sorted(self._hosting.sockets_by_namespace().items()):
             sockets.add_metric([namespace], float(count))
@@ -354,6 +354,16 @@ class GatewaySignals:
             transport="http",
             event=route,
             target_tenant=named,
+            **_who(who),
+        )
+
+    def http_rate_limited(self, who: Identity, reason: str) -> None:
+        """A user over one of the HTTP API's per-user change limits."""
+        self.security.emit(
+            SecurityKind.RATE_LIMITED,
+            code=ErrorCode.RATE_LIMITED,
+            reason=reason,
+            transport="http",
             **_who(who),
         )
 

@@ -8,6 +8,7 @@ as a consumer of security events would; every request is real (Socket.IO, HTTP).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -15,6 +16,7 @@ import httpx
 import jwt
 import nats
 import pytest
+import socketio
 from nats.aio.msg import Msg
 
 from contracts import subjects
@@ -188,7 +190,7 @@ async def test_traffic_moves_the_event_counters_and_the_delivery_latency(
     assert total(samples, "roomcast_gateway_events_total", event="other", outcome="INVALID") >= 1
     assert total(samples, "roomcast_gateway_delivery_latency_seconds_count") >= latency_before + 5
     assert total(samples, "roomcast_gateway_delivery_latency_seconds_bucket", le="1.0") >= 5
-    assert total(samples, "roomcast_gateway_sockets", namespace="/tenant") >= 2
+    assert total(samples, "roomcast_gateway_sockets", socketio_namespace="/tenant") >= 2
     assert total(samples, "roomcast_gateway_connections") >= 2
     assert total(samples, "roomcast_gateway_rooms", kind="user") >= 2
     assert total(samples, "roomcast_gateway_room_sockets_bucket", kind="user", le="+Inf") >= 2
@@ -210,3 +212,28 @@ async def test_presence_transitions_and_the_persistence_consumer_are_measured(
     assert "roomcast_jetstream_consumer_ack_pending_messages" in samples
     assert "roomcast_dead_letters_total" in samples
     assert "roomcast_dead_letters_total" in metrics(procs["rooms"])
+
+
+async def test_refused_origins_and_oversized_frames_are_security_events(
+    procs: dict[str, ServiceProcess], events: Events
+) -> None:
+    gw = procs["gw"]
+    tenant = unique("edge")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await Client().connect(
+            gw.url,
+            auth={"token": token("eve", tenant)},
+            headers={"Origin": "http://evil.example"},
+        )
+    _, refused, _ = await events.wait(lambda e: e.kind is SecurityKind.ORIGIN_REFUSED)
+    assert refused.origin == "http://evil.example" and refused.code == "FORBIDDEN"
+
+    big = await connect(gw.url, token("big", tenant))
+    with contextlib.suppress(Exception):
+        await big.call("chat:send", {"to": "x", "body": "x" * 100_000}, timeout=3)
+    _, oversized, _ = await events.wait(lambda e: e.kind is SecurityKind.FRAME_TOO_LARGE)
+    assert oversized.code == "TOO_LARGE" and oversized.transport == "socketio"
+    await big.close()
+    samples = metrics(gw)
+    for kind in ("origin_refused", "frame_too_large"):
+        assert total(samples, "roomcast_security_events_total", kind=kind) >= 1

@@ -102,9 +102,11 @@ CallerDep = Annotated[Caller, Depends(caller)]
 GatewayDep = Annotated[ApiDeps, Depends(gateway)]
 
 
-def _limit(buckets: KeyedBuckets, what: str, who: Identity) -> None:
+def _limit(gw: ApiDeps, buckets: KeyedBuckets, what: str, who: Identity) -> None:
     wait = buckets.take((who.tenant, who.user_id))
     if wait:
+        if gw.signals is not None:
+            gw.signals.http_rate_limited(who, f"too many {what}")
         raise RateLimited(f"too many {what}; retry in {wait} s", wait)
 
 
@@ -113,9 +115,9 @@ def spend_room_change(gw: ApiDeps, who: Caller) -> None:
 
     Routes call it once the request is valid, so a refused request costs nothing.
     """
-    _limit(gw.limits.rooms, "room creations and deletions", who.identity)
+    _limit(gw, gw.limits.rooms, "room creations and deletions", who.identity)
 
 
 def spend_member_change(gw: ApiDeps, who: Caller) -> None:
     """Spend one of the caller's membership changes, or refuse `RATE_LIMITED`."""
-    _limit(gw.limits.members, "membership changes", who.identity)
+    _limit(gw, gw.limits.members, "membership changes", who.identity)
