@@ -205,5 +205,5 @@ def _clip(value: Any) -> Any:
 
 def _quoted(value: Any) -> str:
     text = str(value)
-    plain = text and not any(c.isspace() or c in '"=\\' for c in text)
+    plain = text.isprintable() and text and not any(c.isspace() or c in '"=\\' for c in text)
     return text if plain else json.dumps(text, ensure_ascii=False)
