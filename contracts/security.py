@@ -42,8 +42,8 @@ class SecurityKind(StrEnum):
     FRAME_TOO_LARGE = "frame_too_large"
     """A frame or request body over `ROOMCAST_MAX_FRAME_BYTES` (`TOO_LARGE`)."""
     ADMIN_ACTION = "admin_action"
-    """A change to a room or its members (create, update, archive, delete, add, remove,
-    role change), after it succeeded."""
+    """A change to a room or its members (create, update, archive, delete, entity link
+    and unlink, member add, remove, role change), after it succeeded."""
 
 
 REFUSALS = frozenset(SecurityKind) - {SecurityKind.ADMIN_ACTION}
@@ -58,6 +58,8 @@ class AdminAction(StrEnum):
     ROOM_ARCHIVE = "room.archive"
     ROOM_UNARCHIVE = "room.unarchive"
     ROOM_DELETE = "room.delete"
+    ROOM_LINK = "room.link"
+    ROOM_UNLINK = "room.unlink"
     MEMBER_ADD = "member.add"
     MEMBER_REMOVE = "member.remove"
     MEMBER_ROLE = "member.role"

@@ -3,7 +3,8 @@
 `audited(serve, security)` is `roomcast.platform.bus.serve` with every handler wrapped:
 
 - a command that succeeded and changed a room or its members (create, update,
-  archive/unarchive, delete, member add/remove/role change) is an `admin_action` event
+  archive/unarchive, delete, entity link/unlink, member add/remove/role change) is an
+  `admin_action` event
   naming who did it, in which tenant, on which room and member;
 - a command refused `FORBIDDEN` while it named a tenant other than the caller's (and did
   not come from /manage) is a `cross_tenant` event.
@@ -45,6 +46,8 @@ ADMIN_ACTIONS: dict[str, Callable[[Any], AdminAction]] = {
     "rooms.delete": lambda cmd: (
         AdminAction.ROOM_DELETE if cmd.permanent else AdminAction.ROOM_ARCHIVE
     ),
+    "rooms.link": lambda cmd: AdminAction.ROOM_LINK,
+    "rooms.unlink": lambda cmd: AdminAction.ROOM_UNLINK,
     "rooms.member_add": lambda cmd: AdminAction.MEMBER_ADD,
     "rooms.member_role": lambda cmd: AdminAction.MEMBER_ROLE,
     "rooms.member_remove": lambda cmd: AdminAction.MEMBER_REMOVE,

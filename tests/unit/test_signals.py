@@ -310,3 +310,39 @@ async def test_admin_actions_and_cross_tenant_refusals_of_the_rooms_service() ->
     )
     assert s2 == subjects.security_event("acme", "cross_tenant")
     assert SecurityEvent.model_validate_json(b2).target_tenant == "globex"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "fields", "action"),
+    [
+        (e.ROOM_UPDATE, {"name": "New"}, AdminAction.ROOM_UPDATE),
+        (e.ROOM_UPDATE, {"status": "archived"}, AdminAction.ROOM_ARCHIVE),
+        (e.ROOM_UPDATE, {"status": "active"}, AdminAction.ROOM_UNARCHIVE),
+        (e.ROOM_DELETE, {}, AdminAction.ROOM_ARCHIVE),
+        (e.ROOM_DELETE, {"permanent": True}, AdminAction.ROOM_DELETE),
+        (e.ROOM_MEMBER_ADD, {"userId": "u", "role": "moderator"}, AdminAction.MEMBER_ADD),
+        (e.ROOM_MEMBER_ROLE, {"userId": "u", "role": "admin"}, AdminAction.MEMBER_ROLE),
+        (e.ROOM_MEMBER_REMOVE, {"userId": "u"}, AdminAction.MEMBER_REMOVE),
+        (e.ROOM_GET, {}, None),
+        (e.ROOM_JOIN, {}, None),
+    ],
+)
+async def test_which_commands_are_admin_actions(
+    endpoint: e.Endpoint[Any, Any], fields: dict[str, Any], action: AdminAction | None
+) -> None:
+    nc = FakeNats()
+    audit = RoomAudit(SecurityEvents("rooms", "rooms-1", nc))
+    cmd = endpoint.request.model_validate(
+        {"identity": ADMIN.model_dump(by_alias=True), "tenant": "acme", "room": "lobby", **fields}
+    )
+
+    async def handler(cmd: Any) -> Any:
+        return endpoint.reply(ok=True)
+
+    await audit.wrap(endpoint, handler)(cmd)
+    await audit.security.settle()
+    actions = [SecurityEvent.model_validate_json(body).action for _, body in nc.published]
+    assert actions == ([action] if action else [])
+    if action is not None and "userId" in fields:
+        event = SecurityEvent.model_validate_json(nc.published[0][1])
+        assert (event.room, event.target_user_id) == ("lobby", "u")
