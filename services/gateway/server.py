@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from contracts import endpoints
 from contracts.access import auto_rooms
 from contracts.client import echoable_client_id
+from contracts.delivery import Delivery
 from contracts.errors import ErrorCode, ServiceError
 from contracts.notifications import COUNT_EVENT
 from contracts.tenants import RegisterMember
@@ -33,12 +34,13 @@ from services.gateway.fanout import Fanout
 from services.gateway.frames import Refusals
 from services.gateway.handlers import HANDLERS, SEND_EVENTS
 from services.gateway.limits import TokenBucket
+from services.gateway.metrics import GatewayHosting
 from services.gateway.notifications import NotificationCounts
 from services.gateway.presence import PresenceReporter
 from services.gateway.recovery import Recovery, requested_since
 from services.gateway.sessions import NAMESPACES, Session
 from services.gateway.settings import GatewaySettings
-from services.gateway.signals import GatewayHosting, GatewaySignals
+from services.gateway.signals import GatewaySignals
 from services.gateway.sio_server import UNNAMED_EVENT, StrictServer
 
 log = logging.getLogger(__name__)
@@ -100,7 +102,7 @@ class Gateway:
             "library_errors": self.refusals.library_errors,
         }
 
-    def _delivered(self, subject: str, item: Any) -> None:
+    def _delivered(self, subject: str, item: Delivery) -> None:
         self.counts.delivered(subject, item)
         self.signals.delivered(item)
 

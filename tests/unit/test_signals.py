@@ -22,7 +22,8 @@ from roomcast.platform.logs import JsonFormatter, Redactor
 from roomcast.platform.metrics import MetricSet, status_class
 from roomcast.platform.security import SecurityEvents
 from services.gateway.auth import AuthError
-from services.gateway.signals import EVENT_NAMES, OUTCOMES, GatewaySignals, room_families
+from services.gateway.metrics import EVENT_NAMES, OUTCOMES, room_families
+from services.gateway.signals import GatewaySignals
 from services.rooms.audit import RoomAudit
 from tests.unit.test_logs import TOKEN
 
