@@ -83,6 +83,7 @@ class Gateway:
         )
         self.signals.metrics.watch(GatewayHosting(self.sio, self.sessions, self.fanout, NAMESPACES))
         self.fanout.on_delivered = self._delivered
+        self.sio.eio.on_bad_origin = self.signals.origin_refused
         self.sio.on("connect", self._refuse_namespace, namespace="*")
         for ns in NAMESPACES:
             self.sio.on("connect", self._make_connect(ns), namespace=ns)

@@ -156,6 +156,18 @@ class GatewaySignals:
             **fields,
         )
 
+    def origin_refused(self, origin: str, environ: Mapping[str, Any]) -> None:
+        """A Socket.IO request (handshake or long-polling) from a refused browser origin."""
+        self.metrics.refusal("http", ErrorCode.FORBIDDEN.value)
+        self.security.emit(
+            SecurityKind.ORIGIN_REFUSED,
+            code=ErrorCode.FORBIDDEN,
+            reason="the origin is not allowed",
+            transport="socketio",
+            origin=origin,
+            remote=_remote(environ),
+        )
+
     def cross_tenant(self, who: Identity, named: str, reason: str, route: str | None) -> None:
         """An HTTP API request naming another tenant, refused `FORBIDDEN`."""
         self.security.emit(
