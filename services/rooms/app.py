@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from contracts.endpoints import ENTITY_CONSUMER
 from roomcast.platform.backbone import database_connect_args
-from roomcast.platform.metrics import MetricSet, dead_letters
+from roomcast.platform.metrics import dead_letters
 from roomcast.platform.runtime import instance_name, run, setup_logging
 from roomcast.platform.security import SecurityEvents
 from roomcast.platform.service import Stop, run_service
@@ -29,6 +29,7 @@ from services.rooms.entities import EntityEvents, EntityLifecycle
 from services.rooms.explicit import ExplicitRooms
 from services.rooms.explicit_handlers import ExplicitRoomHandlers
 from services.rooms.handlers import RoomsHandlers
+from services.rooms.metrics import RoomsMetrics
 from services.rooms.room_send import RoomMessages
 from services.rooms.service import RoomsService
 from services.rooms.settings import RoomsSettings
@@ -45,7 +46,7 @@ async def serve(settings: RoomsSettings) -> None:
         connect_args=database_connect_args(settings),
     )
     security = SecurityEvents("rooms", instance_name(settings.instance_id, "rooms"), None)
-    metrics = MetricSet()
+    metrics = RoomsMetrics()
 
     async def start(nc: NATS) -> Stop:
         security.nc = nc
@@ -64,7 +65,7 @@ async def serve(settings: RoomsSettings) -> None:
         revocations = NatsRevocations(nc)
         rooms = ExplicitRooms(SqlRoomStore(engine), revocations)
         messages = RoomMessages(rooms, message_log, publish, epoch)
-        explicit = ExplicitRoomHandlers(rooms, messages, RoomAudit(security))
+        explicit = ExplicitRoomHandlers(rooms, messages, RoomAudit(security, metrics))
         handlers = RoomsHandlers(nc, service, settings.rooms_workers, explicit)
         await handlers.start()
 

@@ -9,11 +9,13 @@
 - a command refused `FORBIDDEN` while it named a tenant other than the caller's (and did
   not come from /manage) is a `cross_tenant` event.
 
-The handlers themselves know nothing of it.
+With `RoomsMetrics`, each command's duration and outcome is observed too. The handlers
+themselves know nothing of it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -25,6 +27,7 @@ from contracts.errors import ErrorCode, Reply, ServiceError
 from contracts.security import AdminAction, SecurityKind
 from roomcast.platform.bus import Served
 from roomcast.platform.security import SecurityEvents
+from services.rooms.metrics import RoomsMetrics
 
 Req = TypeVar("Req", bound=BaseModel)
 Rep = TypeVar("Rep", bound=Reply)
@@ -58,20 +61,28 @@ ADMIN_ACTIONS: dict[str, Callable[[Any], AdminAction]] = {
 class RoomAudit:
     """Turns explicit-room commands into security events."""
 
-    def __init__(self, security: SecurityEvents) -> None:
+    def __init__(self, security: SecurityEvents, metrics: RoomsMetrics | None = None) -> None:
         self.security = security
+        self.metrics = metrics
 
     def wrap(self, endpoint: Endpoint[Req, Rep], handler: Handler[Req, Rep]) -> Handler[Req, Rep]:
         """`handler`, reporting admin actions and cross-tenant refusals."""
         action = ADMIN_ACTIONS.get(endpoint.name)
 
         async def audited(cmd: Req) -> Rep:
+            started = time.perf_counter()
+            outcome = ErrorCode.INTERNAL.value
             try:
                 reply = await handler(cmd)
+                outcome = "ok" if reply.ok else (reply.error.code.value if reply.error else outcome)
             except ServiceError as exc:
+                outcome = exc.code.value
                 if exc.code is ErrorCode.FORBIDDEN:
                     self.refused(endpoint.name, cmd, exc)
                 raise
+            finally:
+                if self.metrics is not None:
+                    self.metrics.command(endpoint.name, outcome, time.perf_counter() - started)
             if action is not None and reply.ok:
                 self.admin(action(cmd), cmd, reply)
             return reply

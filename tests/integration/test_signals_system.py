@@ -157,6 +157,13 @@ async def test_creating_a_room_over_http_is_an_admin_action_event(
     assert (event.user_id, event.role, event.room) == ("boss", "admin", "room:ops")
     await eventually_metric(rooms, "roomcast_security_events_total", 1, kind="admin_action")
     await eventually_metric(
+        rooms,
+        "roomcast_rooms_command_duration_seconds_count",
+        1,
+        command="rooms.create",
+        outcome="ok",
+    )
+    await eventually_metric(
         gw,
         "roomcast_http_request_duration_seconds_count",
         1,

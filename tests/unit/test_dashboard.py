@@ -19,6 +19,7 @@ from services.gateway.signals import GatewaySignals
 from services.persistence.metrics import PersistenceMetrics
 from services.persistence.writer import Counters
 from services.presence.metrics import PresenceMetrics
+from services.rooms.metrics import RoomsMetrics
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "roomcast.json"
 METRIC = re.compile(r"\b((?:roomcast|process)_[a-z_]+)\b")
@@ -46,7 +47,8 @@ def service_sets() -> list[MetricSet]:
     persistence.watch(SimpleNamespace(), Counters())  # type: ignore[arg-type]
     presence = PresenceMetrics()
     presence.watch(SimpleNamespace(announced=0, online_announced=0))  # type: ignore[arg-type]
-    rooms = MetricSet()
+    rooms = RoomsMetrics()
+    rooms.command("rooms.authorize", "ok", 0.001)
     rooms.add(dead_letters("rooms-entities", lambda: 0))
     return [*gateway.metric_sets(), persistence, presence, rooms]
 

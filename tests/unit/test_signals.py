@@ -25,6 +25,7 @@ from services.gateway.auth import AuthError
 from services.gateway.metrics import EVENT_NAMES, OUTCOMES, room_families
 from services.gateway.signals import GatewaySignals
 from services.rooms.audit import RoomAudit
+from services.rooms.metrics import RoomsMetrics
 from tests.unit.test_logs import TOKEN
 
 ALICE = Identity(tenant="acme", user_id="alice", role="member")
@@ -340,8 +341,13 @@ async def test_which_commands_are_admin_actions(
     async def handler(cmd: Any) -> Any:
         return endpoint.reply(ok=True)
 
+    metrics = RoomsMetrics()
+    audit.metrics = metrics
     await audit.wrap(endpoint, handler)(cmd)
     await audit.security.settle()
+    text = render(metrics)
+    count = "roomcast_rooms_command_duration_seconds_count"
+    assert sample(text, count, command=endpoint.name, outcome="ok") == 1
     actions = [SecurityEvent.model_validate_json(body).action for _, body in nc.published]
     assert actions == ([action] if action else [])
     if action is not None and "userId" in fields:
