@@ -15,6 +15,8 @@ headers:
 - `Rc-Published`: when the publisher built the delivery, in seconds since the Unix epoch
   (microseconds); gateways observe the time from it to the socket writes
   (`roomcast_gateway_delivery_latency_seconds`). Optional.
+- `Rc-Keep`: with `Rc-Revoke: *`, a JSON array of `[tenant, userId]` pairs whose
+  sockets stay (a room turned private keeps its members).
 
 Any backend may publish a delivery with `encode`; gateways read it with `decode`.
 """
@@ -34,6 +36,7 @@ SKIP_SUBJECTS = "Rc-Skip"
 REVOKE = "Rc-Revoke"
 REVOKE_ALL = "*"
 PUBLISHED = "Rc-Published"
+KEEP = "Rc-Keep"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,8 @@ class Delivery:
     revoke_users: frozenset[tuple[str, str]] = field(default=frozenset())
     published: float | None = None
     """When the publisher built it (`Rc-Published`), if it said."""
+    keep_users: frozenset[tuple[str, str]] = field(default=frozenset())
+    """With `revoke_all`: the users whose sockets stay in the room."""
 
     @property
     def revokes(self) -> bool:
@@ -62,6 +67,7 @@ def encode(
     skip_sid: str | None = None,
     skip_subjects: Sequence[str] = (),
     revoke: Sequence[tuple[str, str]] | None = None,
+    keep: Sequence[tuple[str, str]] = (),
 ) -> tuple[dict[str, str], bytes]:
     """Build the headers and body of a delivery.
 
@@ -72,6 +78,7 @@ def encode(
         skip_subjects: delivery subjects an earlier copy of this message went to.
         revoke: take sockets out of the room after this event: those of these
             `(tenant, userId)` pairs, or every socket when the sequence is empty.
+        keep: with an empty `revoke`, the users whose sockets stay.
 
     Returns:
         `(headers, body)` for `nats.publish(subject, body, headers=headers)`.
@@ -83,6 +90,8 @@ def encode(
         headers[SKIP_SUBJECTS] = ",".join(skip_subjects)
     if revoke is not None:
         headers[REVOKE] = orjson.dumps([list(p) for p in revoke]).decode() if revoke else "*"
+        if keep and not revoke:
+            headers[KEEP] = orjson.dumps([list(p) for p in keep]).decode()
     return headers, orjson.dumps(data)
 
 
@@ -93,6 +102,7 @@ def decode(headers: Mapping[str, str] | None, body: bytes) -> Delivery:
     skip = headers.get(SKIP_SUBJECTS)
     revoke = headers.get(REVOKE)
     published = headers.get(PUBLISHED)
+    keep = headers.get(KEEP) if revoke == REVOKE_ALL else None
     return Delivery(
         event=headers[EVENT],
         body=body,
@@ -101,6 +111,7 @@ def decode(headers: Mapping[str, str] | None, body: bytes) -> Delivery:
         revoke_all=revoke == REVOKE_ALL,
         revoke_users=_revoked_users(revoke) if revoke and revoke != REVOKE_ALL else frozenset(),
         published=_seconds(published) if published else None,
+        keep_users=_revoked_users(keep) if keep else frozenset(),
     )
 
 
@@ -113,6 +124,7 @@ def _seconds(raw: str) -> float | None:
 
 
 def _revoked_users(raw: str) -> frozenset[tuple[str, str]]:
+    """The `[tenant, userId]` pairs of an `Rc-Revoke` or `Rc-Keep` header."""
     try:
         pairs = orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -16,7 +16,7 @@ not a roomcast subject, and is not declared here).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -70,6 +70,22 @@ from contracts.messages import (
     RoomSend,
 )
 from contracts.notifications import AppEvent, AppEventData, Notify, NotifyReply, PublishReply
+from contracts.policies import (
+    AccessAnswer,
+    AccessQuestion,
+    IdentifierAnswer,
+    IdentifierQuestion,
+    Identify,
+    IdentifyReply,
+    KindsReply,
+    ListKinds,
+    Ping,
+    PingReply,
+    RegisterKinds,
+    Revoke,
+    Revoked,
+    RevokeReply,
+)
 from contracts.presence import (
     OFFLINE_EVENT,
     ONLINE_EVENT,
@@ -100,6 +116,11 @@ REQUEST_TIMEOUT = 5.0
 REGISTER_TIMEOUT = 1.0
 """Seconds a gateway waits for `directory_register` while a client connects."""
 
+POLICY_TIMEOUT = 1.5
+"""Seconds the rooms service waits for a policy's answer by default
+(`ROOMCAST_POLICY_TIMEOUT`): two questions (`identifier`, then `can_join`) fit within a
+gateway's `REQUEST_TIMEOUT`."""
+
 
 @dataclass(frozen=True, slots=True)
 class Endpoint(Generic[Req, Rep]):
@@ -118,6 +139,10 @@ class Endpoint(Generic[Req, Rep]):
         description: what the command does.
         streamed: the reply is a sequence of messages on the request's reply subject,
             the last marked `done`, instead of one message.
+        build: for a subject with parameters (a policy's kind), its `contracts.subjects`
+            builder; `subject` then shows `{parameter}` in place of each, and `at()`
+            gives the endpoint of given values.
+        parameters: the builder's parameters, each an id encoded as one subject token.
     """
 
     name: str
@@ -130,6 +155,14 @@ class Endpoint(Generic[Req, Rep]):
     callers: tuple[str, ...]
     description: str
     streamed: bool = False
+    build: Callable[..., str] | None = None
+    parameters: tuple[str, ...] = ()
+
+    def at(self, *values: str) -> Endpoint[Req, Rep]:
+        """This endpoint on the subject of `values` (e.g. one kind's policy)."""
+        if self.build is None:
+            raise TypeError(f"{self.name} has no subject parameters")
+        return replace(self, subject=self.build(*values))
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,9 +268,11 @@ PARAMETERS: dict[str, str] = {
     "to": "Recipient's user id.",
     "consumer": "Name of the consumer that gave the message up, e.g. `persistence`.",
     "room": "Canonical name of an explicit room, e.g. `room:lobby` or `event:42`.",
+    "kind": "A room kind served by a policy, e.g. `course`.",
     "entityType": "Entity type, e.g. `event`.",
     "entityId": "Entity id within its type.",
-    "kind": "Kind of security event (`contracts.security.SecurityKind`), e.g. `auth_failed`.",
+    "securityKind": "Kind of security event (`contracts.security.SecurityKind`), e.g. "
+    "`auth_failed`.",
 }
 """What each subject parameter holds; every one is encoded with
 `contracts.tokens.encode_token`, so it is always exactly one subject token."""
@@ -610,6 +645,141 @@ ROOM_AUTHORIZE = _room_command(
     "`room:{slug}` or `{entityType}:{entityId}`: answers what grants it, or refuses.",
 )
 
+# room kinds with policies (seed 001) ---------------------------------------------------
+
+ROOM_IDENTIFY = _room_command(
+    "identify",
+    subjects.room_identify,
+    Identify,
+    IdentifyReply,
+    "The room `room:join {kind, data}` names: the kind's policy derives the id "
+    "(`POLICY_IDENTIFIER`); the gateway then asks `ROOM_AUTHORIZE` for `{kind}:{id}`. A "
+    "kind nobody registered is `NOT_FOUND`, a policy that does not answer `UNAVAILABLE`, "
+    "a `ValueError` in the policy `INVALID`.",
+)
+"""`room:join {kind, data}`: gateway → rooms."""
+
+POLICY_REGISTER = Endpoint(
+    name="rooms.policy_register",
+    subject=subjects.policy_register(),
+    request=RegisterKinds,
+    reply=KindsReply,
+    queue=subjects.ROOMS_QUEUE,
+    timeout=REQUEST_TIMEOUT,
+    server="rooms",
+    callers=("roomcast policy serve",),
+    description="A policy worker registers the kinds it serves; the rooms service "
+    "remembers them (PostgreSQL), so a registered kind whose policy is down answers "
+    "`UNAVAILABLE` rather than `NOT_FOUND`. Idempotent; a reserved kind is `INVALID`.",
+)
+"""A policy worker starts: worker → rooms."""
+
+POLICY_KINDS = Endpoint(
+    name="rooms.policy_kinds",
+    subject=subjects.policy_kinds(),
+    request=ListKinds,
+    reply=KindsReply,
+    queue=subjects.ROOMS_QUEUE,
+    timeout=REQUEST_TIMEOUT,
+    server="rooms",
+    callers=("roomcast policy list",),
+    description="Every registered kind, with the worker that registered it last.",
+)
+"""`roomcast policy list`: CLI → rooms."""
+
+POLICY_REVOKE = Endpoint(
+    name="rooms.policy_revoke",
+    subject=subjects.policy_revoke(),
+    request=Revoke,
+    reply=RevokeReply,
+    queue=subjects.ROOMS_QUEUE,
+    timeout=REQUEST_TIMEOUT,
+    server="rooms",
+    callers=("roomcast.sdk.revoke", "roomcast policy revoke"),
+    description="Withdraw access to `{kind}:{id}` of a tenant (for one user, or all): "
+    "every rooms replica drops its cached decisions (`POLICY_REVOKED`), then the "
+    "user's sockets subscribed to the room get `room:left {reason: revoked}` on every "
+    "gateway. Replies after both left. A kind nobody registered is `NOT_FOUND`.",
+)
+"""`revoke(tenant, kind, id, user?)`: policy service → rooms."""
+
+
+def _policy_question(
+    verb: str,
+    build: Callable[[str], str],
+    request: type[Req],
+    reply: type[Rep],
+    description: str,
+) -> Endpoint[Req, Rep]:
+    return Endpoint(
+        name=f"policy.{verb}",
+        subject=_address(build, ("kind",)),
+        request=request,
+        reply=reply,
+        queue=subjects.POLICY_QUEUE,
+        timeout=POLICY_TIMEOUT,
+        server="policy",
+        callers=("rooms",),
+        description=description + " Served by the kind's policy workers (one queue "
+        "group per kind). An exception in the policy is answered `FORBIDDEN` with its "
+        "message; no answer within the timeout is `UNAVAILABLE`, never allowed.",
+        build=build,
+        parameters=("kind",),
+    )
+
+
+POLICY_IDENTIFIER = _policy_question(
+    "identifier",
+    subjects.policy_identifier,
+    IdentifierQuestion,
+    IdentifierAnswer,
+    "`identifier(user, data)`: the room id `room:join {kind, data}` means; a "
+    "`ValueError` is answered `INVALID` with its message.",
+)
+POLICY_CAN_JOIN = _policy_question(
+    "can_join",
+    subjects.policy_can_join,
+    AccessQuestion,
+    AccessAnswer,
+    "`can_join(user, id)`: may the user subscribe to (and read) the room; the answer "
+    "may carry a cache `ttl`.",
+)
+POLICY_CAN_POST = _policy_question(
+    "can_post",
+    subjects.policy_can_post,
+    AccessQuestion,
+    AccessAnswer,
+    "`can_post(user, id)`: may the user post in the room (the SDK answers as "
+    "`can_join` unless the kind says otherwise); the answer may carry a cache `ttl`.",
+)
+
+POLICY_PING = Endpoint(
+    name="policy.ping",
+    subject=_address(subjects.policy_ping, ("kind",)),
+    request=Ping,
+    reply=PingReply,
+    queue=subjects.POLICY_QUEUE,
+    timeout=REGISTER_TIMEOUT,
+    server="policy",
+    callers=("roomcast policy list",),
+    description="Is a worker serving the kind? Answered by the SDK's worker itself, "
+    "without calling the kind's code; no answer means no worker runs.",
+    build=subjects.policy_ping,
+    parameters=("kind",),
+)
+
+POLICY_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
+    ROOM_IDENTIFY,
+    POLICY_REGISTER,
+    POLICY_KINDS,
+    POLICY_REVOKE,
+    POLICY_IDENTIFIER,
+    POLICY_CAN_JOIN,
+    POLICY_CAN_POST,
+    POLICY_PING,
+)
+"""The endpoints of room kinds with policies."""
+
 EXPLICIT_ROOM_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     ROOM_CREATE,
     ROOM_GET,
@@ -641,6 +811,7 @@ ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     RECOVER,
     *EXPLICIT_ROOM_ENDPOINTS,
     *NOTIFICATION_ENDPOINTS,
+    *POLICY_ENDPOINTS,
 )
 """Every request/reply command."""
 
@@ -657,9 +828,21 @@ TENANT_SETTINGS_CHANGED = Broadcast(
 )
 """Sent by the replica that handled `TENANT_SETTINGS_SET`."""
 
+POLICY_REVOKED = Broadcast(
+    name="policy.revoked",
+    subject=subjects.policy_revoked(),
+    payload=Revoked,
+    publishers=("rooms",),
+    subscribers=("rooms",),
+    description="A policy revoked access to a room: every rooms replica drops its cached "
+    "decisions of that room (of one user, or of all) before handling later commands on "
+    "the same connection.",
+)
+"""Sent by the replica that handled `POLICY_REVOKE`."""
+
 SECURITY_EVENTS = Broadcast(
     name="security",
-    subject=_address(subjects.security_event, ("tenant", "kind")),
+    subject=_address(subjects.security_event, ("tenant", "securityKind")),
     payload=SecurityEvent,
     publishers=("gateway", "rooms"),
     subscribers=("audit and SIEM consumers (nothing in roomcast subscribes)",),
@@ -670,12 +853,12 @@ SECURITY_EVENTS = Broadcast(
     "while NATS is away, never delaying the request), also written to the "
     "`roomcast.security` log and counted in `roomcast_security_events_total{kind}`. "
     "Never carries a token, a secret or a message body.",
-    parameters=("tenant", "kind"),
+    parameters=("tenant", "securityKind"),
     build=subjects.security_event,
 )
 """`contracts.security`: subscribe to `subjects.security_all()`."""
 
-BROADCASTS: tuple[Broadcast, ...] = (TENANT_SETTINGS_CHANGED, SECURITY_EVENTS)
+BROADCASTS: tuple[Broadcast, ...] = (TENANT_SETTINGS_CHANGED, POLICY_REVOKED, SECURITY_EVENTS)
 """Every broadcast event."""
 
 # deliveries ------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from contracts.client import (
     RoomSendIn,
     TenantIn,
 )
+from contracts.client_kinds import BareIdIn, ManageRoomJoinIn, RoomJoinIn
 from contracts.errors import ErrorBody, ErrorCode
 from contracts.history import ChatHistoryIn, ManageChatHistoryIn, StoredMessage
 from contracts.inbox import (
@@ -259,11 +260,14 @@ CLIENT_EVENTS: tuple[ClientEvent, ...] = (
     ),
     ClientEvent(
         "room:join",
-        "Receive an explicit room's `room:message`s (`room:{slug}` or "
-        "`{entityType}:{entityId}`): members, and any user of the tenant for a public "
-        "room. Membership is unchanged. Automatic rooms are `FORBIDDEN`; a room the "
-        "caller may not read, or a deleted one, is `NOT_FOUND`.",
-        ((TENANT, RoomIn), (MANAGE, ManageRoomIn)),
+        "Receive a room's `room:message`s. An explicit room (`room:{slug}` or "
+        "`{entityType}:{entityId}`) admits its members, and any user of the tenant when "
+        "public; membership is unchanged. Else the room's kind's policy decides "
+        "(`FORBIDDEN` with its reason; `UNAVAILABLE` when it does not answer). `{kind, "
+        "data}` lets the kind's policy derive the id (`INVALID` when the data names no "
+        "room). Automatic rooms are `FORBIDDEN`; a room the caller may not read, a "
+        "deleted one, or a kind nobody serves is `NOT_FOUND`.",
+        ((TENANT, RoomJoinIn), (MANAGE, ManageRoomJoinIn)),
         RoomJoinAck,
     ),
     ClientEvent(
@@ -310,6 +314,19 @@ CLIENT_EVENTS: tuple[ClientEvent, ...] = (
         ((TENANT, EmptyIn), (MANAGE, EmptyIn)),
         UnreadAck,
     ),
+    ClientEvent(
+        "course:join",
+        "Seed 002: a bare course id (`socket.emit('course:join', 42)`), as "
+        '`room:join {room: "course:<id>"}`. /tenant only.',
+        ((TENANT, BareIdIn),),
+        RoomJoinAck,
+    ),
+    ClientEvent(
+        "course:leave",
+        'Seed 002: a bare course id, as `room:leave {room: "course:<id>"}`. /tenant only.',
+        ((TENANT, BareIdIn),),
+        RoomLeaveAck,
+    ),
 )
 """Every client event the gateway answers, in documentation order."""
 
@@ -329,9 +346,9 @@ SERVER_EVENTS: tuple[ServerEvent, ...] = (
     ),
     ServerEvent(
         "room:left",
-        "The server took this socket out of an explicit room it had joined: its "
-        "membership ended (`removed`), or the room was archived or deleted. Nothing more "
-        "of the room reaches the socket.",
+        "The server took this socket out of a room it had joined: its membership ended "
+        "(`removed`), the room was archived or deleted, or a policy withdrew access "
+        "(`revoked`). Nothing more of the room reaches the socket.",
         RoomLeft,
     ),
     ServerEvent(

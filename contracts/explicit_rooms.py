@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
 
+from contracts.claims import Claims
 from contracts.errors import ErrorCode, Reply, ServiceError
 from contracts.identity import (
     MAX_ROOM_ID,
@@ -265,6 +266,11 @@ class LeaveRoom(OnRoom):
 class Authorize(RoomCommand):
     name: RoomName = Field(description="Room name as clients give it, e.g. `room:lobby`.")
     post: bool = Field(default=False, description="Ask to post, not only to subscribe.")
+    claims: Claims | None = Field(
+        default=None,
+        description="Token claims the gateway forwards to a room kind's policy "
+        "(`ROOMCAST_POLICY_CLAIMS`).",
+    )
 
 
 # replies ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from contracts.claims import Claims
 from contracts.errors import Reply
 from contracts.identity import MAX_ROOM_ID, ClientId, Id, Identity, TenantId
 
@@ -82,6 +83,11 @@ class RoomSend(BaseModel):
         description="Sending socket, which gets the ack instead of a copy; null when posted "
         "over the HTTP API (every subscribed socket gets it).",
     )
+    claims: Claims | None = Field(
+        default=None,
+        description="Token claims the gateway forwards to a room kind's policy "
+        "(`ROOMCAST_POLICY_CLAIMS`).",
+    )
 
 
 class RoomAck(Reply):
@@ -114,6 +120,7 @@ class LeftReason(StrEnum):
     ARCHIVED = "archived"
     DELETED = "deleted"
     REVOKED = "revoked"
+    PRIVATE = "private"
 
 
 class RoomLeft(BaseModel):
@@ -121,8 +128,9 @@ class RoomLeft(BaseModel):
 
     room: str = Field(description="The room's canonical name.")
     reason: LeftReason = Field(
-        description="`removed` (membership ended), `archived`, `deleted` or `revoked` "
-        "(a policy withdrew access)."
+        description="`removed` (membership ended), `archived`, `deleted`, `revoked` "
+        "(a policy withdrew access) or `private` (the room turned private and the socket's "
+        "user is not a member)."
     )
 
 

@@ -41,6 +41,8 @@ ROOMS_QUEUE = "rooms"
 PRESENCE_QUEUE = "presence"
 PERSISTENCE_QUEUE = "persistence"
 NOTIFICATIONS_QUEUE = "notifications"
+POLICY_QUEUE = "policy"
+"""Queue group of a kind's policy workers (one per kind, as subjects carry the kind)."""
 
 
 def _join(*parts: str) -> str:
@@ -204,6 +206,54 @@ def room_authorize() -> str:
 def room_send() -> str:
     """Gateway → rooms: a message to an explicit room, to authorize, log and deliver."""
     return _join("cmd", "rooms", "room_send")
+
+
+# room kinds with policies -------------------------------------------------------
+
+
+def room_identify() -> str:
+    """Gateway → rooms: the room `room:join {kind, data}` names (asks the kind's policy)."""
+    return _join("cmd", "rooms", "identify")
+
+
+def policy_register() -> str:
+    """Policy worker → rooms: register the kinds it serves."""
+    return _join("cmd", "rooms", "policy_register")
+
+
+def policy_kinds() -> str:
+    """CLI → rooms: every registered kind."""
+    return _join("cmd", "rooms", "policy_kinds")
+
+
+def policy_revoke() -> str:
+    """Policy worker/SDK → rooms: withdraw access to a policy room."""
+    return _join("cmd", "rooms", "policy_revoke")
+
+
+def policy_revoked() -> str:
+    """Rooms → every rooms replica: drop cached decisions of a room."""
+    return _join("evt", "policy", "revoked")
+
+
+def policy_identifier(kind: str) -> str:
+    """Rooms → the kind's policy: `identifier(user, data)`."""
+    return _join("cmd", "policy", encode_token(kind), "identifier")
+
+
+def policy_can_join(kind: str) -> str:
+    """Rooms → the kind's policy: `can_join(user, id)`."""
+    return _join("cmd", "policy", encode_token(kind), "can_join")
+
+
+def policy_can_post(kind: str) -> str:
+    """Rooms → the kind's policy: `can_post(user, id)`."""
+    return _join("cmd", "policy", encode_token(kind), "can_post")
+
+
+def policy_ping(kind: str) -> str:
+    """CLI → the kind's policy workers: is one serving?"""
+    return _join("cmd", "policy", encode_token(kind), "ping")
 
 
 # delivery ------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 - `roomcast tenant set|show`: change or read a tenant's run-time settings.
 - `roomcast entity created|updated|deleted|member-added|member-removed`: publish an
   entity lifecycle event.
+- `roomcast policy serve|list|revoke`: run room kinds' policies, list kinds, revoke.
 - `roomcast docs [--check]`: regenerate (or check) the documents made from `contracts/`.
 - `roomcast notify|publish`: send a notification (prints its id) or an app event.
 
@@ -66,8 +67,28 @@ def _cmd_dev(args: argparse.Namespace) -> int:
         raise CommandError("--gateways must be at least 1")
     if args.max_crashes < 1 or args.crash_window <= 0:
         raise CommandError("--max-crashes must be at least 1 and --crash-window positive")
+    if not 1 <= args.nats_cluster <= 5:
+        raise CommandError("--nats-cluster must be 1 to 5")
     policy = RestartPolicy(max_crashes=args.max_crashes, window=args.crash_window)
-    return supervisor.run(args.dir, port=args.port, gateways=args.gateways, policy=policy)
+    return supervisor.run(
+        args.dir,
+        port=args.port,
+        gateways=args.gateways,
+        policy=policy,
+        nats_cluster=args.nats_cluster,
+    )
+
+
+def _cmd_service_key(args: argparse.Namespace) -> int:
+    from services.gateway.service_keys import new_key
+
+    try:
+        key, entry = new_key(args.name, args.tenant)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    print(key)
+    print(f"ROOMCAST_SERVICE_API_KEYS entry: {entry}", file=sys.stderr)
+    return 0
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
@@ -360,6 +381,84 @@ async def _publish_entity_event(url: str, event: BaseModel) -> int:
         await nc.close()
 
 
+def _nats_url(args: argparse.Namespace) -> str:
+    url = devstate.resolve("ROOMCAST_NATS_URL", "nats_url", flag=args.nats_url, directory=args.dir)
+    if url is None:
+        raise CommandError(_no_system(args.dir))
+    return url
+
+
+def _cmd_policy_serve(args: argparse.Namespace) -> int:
+    from roomcast.platform.runtime import instance_name, setup_logging
+    from roomcast.sdk import worker
+
+    url = _nats_url(args)
+    setup_logging(os.environ.get("ROOMCAST_LOG_LEVEL", "INFO"), "policy")
+    name = instance_name(args.name or os.environ.get("ROOMCAST_INSTANCE_ID", ""), "policy")
+    try:
+        return worker.main(url, args.targets, name, args.concurrency, _nats_options())
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise CommandError(f"policy serve: {exc}") from None
+
+
+def _cmd_policy_list(args: argparse.Namespace) -> int:
+    from contracts import endpoints
+    from contracts.policies import ListKinds
+
+    url = _nats_url(args)
+    reply = asyncio.run(_request(url, endpoints.POLICY_KINDS, ListKinds()))
+    if not reply.ok:
+        reason = f"{reply.error.code}: {reply.error.message}" if reply.error else "refused"
+        raise CommandError(f"policy list: {reason}")
+    if not reply.kinds:
+        print("no room kind is registered", file=sys.stderr)
+    states = asyncio.run(_serving(url, [k.kind for k in reply.kinds if k.worker != "settings"]))
+    print("KIND\tSTATE\tWORKER\tREGISTERED\tDESCRIPTION")
+    for kind in reply.kinds:
+        seen = kind.seen_at.isoformat(timespec="seconds")
+        state = states.get(kind.kind, "declared")
+        print(f"{kind.kind}\t{state}\t{kind.worker}\t{seen}\t{kind.description or ''}")
+    return 0
+
+
+async def _serving(url: str, kinds: list[str]) -> dict[str, str]:
+    """`serving` or `down` for each kind: does one of its workers answer a ping?"""
+    import nats
+
+    from contracts import endpoints
+    from contracts.errors import ServiceError
+    from contracts.policies import Ping
+    from roomcast.platform import bus
+    from roomcast.platform.settings import nats_servers
+
+    nc = await nats.connect(servers=nats_servers(url), allow_reconnect=False, **_nats_options())
+    try:
+
+        async def ping(kind: str) -> str:
+            try:
+                await bus.request(nc, endpoints.POLICY_PING.at(kind), Ping(kind=kind))
+            except ServiceError:
+                return "down"
+            return "serving"
+
+        return dict(zip(kinds, await asyncio.gather(*(ping(k) for k in kinds)), strict=True))
+    finally:
+        await nc.close()
+
+
+def _cmd_policy_revoke(args: argparse.Namespace) -> int:
+    from contracts import endpoints
+    from contracts.policies import Revoke
+
+    ask = Revoke(tenant=args.tenant, kind=args.kind, id=args.id, user_id=args.user)
+    reply = asyncio.run(_request(_nats_url(args), endpoints.POLICY_REVOKE, ask))
+    if not reply.ok:
+        reason = f"{reply.error.code}: {reply.error.message}" if reply.error else "refused"
+        raise CommandError(f"policy revoke: {reason}")
+    print(f"revoked {reply.room} in {args.tenant}" + (f" for {args.user}" if args.user else ""))
+    return 0
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     """Print a service's effective settings (secrets masked) with their descriptions."""
     settings_cls = registry.get(args.service).settings_class()
@@ -401,6 +500,14 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=8000, help="first gateway port (8000)")
     dev.add_argument("--gateways", type=int, default=1, help="gateway processes (1)")
     dev.add_argument(
+        "--nats-cluster",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N embedded NATS servers as one JetStream cluster, streams replicated "
+        "min(3, N) times (1: one server); kill one and watch messaging carry on",
+    )
+    dev.add_argument(
         "--max-crashes",
         type=int,
         default=DEFAULT_MAX_CRASHES,
@@ -422,6 +529,19 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (3600)")
     token.add_argument("--secret", help="HS256 secret (default: env, then roomcast dev)")
     token.set_defaults(handler=_cmd_token)
+
+    keys = sub.add_parser("service-key", help="make a service API key for /api/server/...")
+    keys_sub = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    new_key = keys_sub.add_parser(
+        "new",
+        help="print a new key (once) and its ROOMCAST_SERVICE_API_KEYS entry",
+        description="Print a new service API key on stdout, and on stderr the entry to add "
+        "to the gateways' ROOMCAST_SERVICE_API_KEYS (comma-separated). Only the entry's "
+        "SHA-256 digest is kept by the gateways: store the key where the service reads it.",
+    )
+    new_key.add_argument("--name", required=True, help="the service's name (logs, limits)")
+    new_key.add_argument("--tenant", help="the only tenant it may publish to (default: any)")
+    new_key.set_defaults(handler=_cmd_service_key)
 
     migrate = sub.add_parser("migrate", parents=[common], help="apply database migrations")
     migrate.add_argument("--database-url", help="SQLAlchemy URL (default: env, then dev)")
@@ -478,6 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument("--nats-url", help="NATS URL (default: env, then dev)")
         action.set_defaults(handler=_cmd_tenant)
     _entity_parser(sub, common)
+    _policy_parser(sub, common)
     return parser
 
 
@@ -510,6 +631,37 @@ def _entity_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         )
         action.add_argument("--nats-url", help="NATS URL (default: env, then dev)")
         action.set_defaults(handler=_cmd_entity)
+
+
+def _policy_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    policy = sub.add_parser("policy", help="room kinds answered by your own policies")
+    actions = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
+    serve = actions.add_parser(
+        "serve",
+        parents=[common],
+        help="run RoomKind classes until SIGTERM",
+        description="Serve each module:Class (a roomcast.sdk.RoomKind) in its kind's queue "
+        "group, register the kinds with the rooms service, and run until SIGTERM or "
+        "Ctrl-C (a graceful stop). Modules are imported from the working directory too.",
+    )
+    serve.add_argument("targets", nargs="+", metavar="module:Class")
+    serve.add_argument("--name", help="worker name in logs and `policy list` (host-pid)")
+    serve.add_argument(
+        "--concurrency", type=int, default=64, help="questions answered at once per kind (64)"
+    )
+    serve.set_defaults(handler=_cmd_policy_serve)
+    listing = actions.add_parser("list", parents=[common], help="print the registered kinds")
+    listing.set_defaults(handler=_cmd_policy_list)
+    revoke = actions.add_parser(
+        "revoke", parents=[common], help="withdraw access to a room of a kind"
+    )
+    revoke.add_argument("tenant")
+    revoke.add_argument("kind")
+    revoke.add_argument("id", help="room id within the kind (42 of course:42)")
+    revoke.add_argument("--user", help="only this user (default: everyone)")
+    revoke.set_defaults(handler=_cmd_policy_revoke)
+    for action in (serve, listing, revoke):
+        action.add_argument("--nats-url", help="NATS URL (default: env, then dev)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,6 +13,9 @@ export interface AuthRefreshAck {
   exp: number;
 }
 
+/** A bare id, as seed 002 sends it: `socket.emit("course:join", courseId)`. */
+export type BareIdIn = string | number;
+
 /** `chat:error`: a refused `chat:send` or `room:send`, for clients that do not use acks. */
 export interface ChatError {
   /** The same code as the ack's `error.code`. */
@@ -124,7 +127,7 @@ export interface HandshakeAuth {
 export type JsonValue = unknown;
 
 /** Why the server took a socket out of a room (`room:left`). */
-export type LeftReason = "removed" | "archived" | "deleted" | "revoked";
+export type LeftReason = "removed" | "archived" | "deleted" | "revoked" | "private";
 
 /** `chat:history` on `/manage`: a super_admin names the tenant. */
 export interface ManageChatHistoryIn {
@@ -156,6 +159,19 @@ export interface ManageChatSendIn {
 export interface ManageRoomIn {
   /** Room name `{kind}:{id}`: `room:{slug}` or `{entityType}:{entityId}`. */
   room: string;
+  /** Tenant of the room. */
+  tenant: string;
+}
+
+/** `room:join` on `/manage`: `{tenant, room}`, or `{tenant, kind, data}`. */
+export type ManageRoomJoinIn = ManageRoomIn | ManageRoomKindIn;
+
+/** `room:join {kind, data}` on `/manage`: a super_admin names the tenant. */
+export interface ManageRoomKindIn {
+  /** Room kind, e.g. `course`. */
+  kind: string;
+  /** Domain data the kind derives the id from, e.g. `{"courseId": 42}` (at most 4 KiB as JSON). */
+  data: Record<string, JsonValue>;
   /** Tenant of the room. */
   tenant: string;
 }
@@ -310,6 +326,17 @@ export interface RoomJoinAck {
   role?: string | null;
 }
 
+/** `room:join` on `/tenant`: `{room}`, or `{kind, data}`. */
+export type RoomJoinIn = RoomIn | RoomKindIn;
+
+/** `room:join` by a kind's domain data on `/tenant`: the kind's policy derives the id. */
+export interface RoomKindIn {
+  /** Room kind, e.g. `course`. */
+  kind: string;
+  /** Domain data the kind derives the id from, e.g. `{"courseId": 42}` (at most 4 KiB as JSON). */
+  data: Record<string, JsonValue>;
+}
+
 /** The ack of `room:leave`: the socket no longer receives the room's messages. */
 export interface RoomLeaveAck {
   /** Always true. */
@@ -322,7 +349,7 @@ export interface RoomLeaveAck {
 export interface RoomLeft {
   /** The room's canonical name. */
   room: string;
-  /** `removed` (membership ended), `archived`, `deleted` or `revoked` (a policy withdrew access). */
+  /** `removed` (membership ended), `archived`, `deleted`, `revoked` (a policy withdrew access) or `private` (the room turned private and the socket's user is not a member). */
   reason: LeftReason;
 }
 
@@ -438,8 +465,8 @@ export interface ClientToServerEvents {
   "presence:list": (payload: EmptyIn, ack: (response: PresenceListAck | ErrorAck) => void) => void;
   /** Replace the connection's token before it expires; the new token must name the same user and tenant. */
   "auth:refresh": (payload: RefreshIn, ack: (response: AuthRefreshAck | ErrorAck) => void) => void;
-  /** Receive an explicit room's `room:message`s (`room:{slug}` or `{entityType}:{entityId}`): members, and any user of the tenant for a public room. Membership is unchanged. Automatic rooms are `FORBIDDEN`; a room the caller may not read, or a deleted one, is `NOT_FOUND`. */
-  "room:join": (payload: RoomIn, ack: (response: RoomJoinAck | ErrorAck) => void) => void;
+  /** Receive a room's `room:message`s. An explicit room (`room:{slug}` or `{entityType}:{entityId}`) admits its members, and any user of the tenant when public; membership is unchanged. Else the room's kind's policy decides (`FORBIDDEN` with its reason; `UNAVAILABLE` when it does not answer). `{kind, data}` lets the kind's policy derive the id (`INVALID` when the data names no room). Automatic rooms are `FORBIDDEN`; a room the caller may not read, a deleted one, or a kind nobody serves is `NOT_FOUND`. */
+  "room:join": (payload: RoomJoinIn, ack: (response: RoomJoinAck | ErrorAck) => void) => void;
   /** Stop receiving a room's messages on this socket; membership is unchanged. */
   "room:leave": (payload: RoomIn, ack: (response: RoomLeaveAck | ErrorAck) => void) => void;
   /** A message to an explicit room the sender may post in (members; an archived room is `FORBIDDEN`); no join needed. Refused sends also emit `chat:error`. */
@@ -452,6 +479,10 @@ export interface ClientToServerEvents {
   "notification:dismiss": (payload: NotificationMarkIn, ack: (response: UnreadAck | ErrorAck) => void) => void;
   /** The caller's unread count now (also sent unasked on connect and after every change). */
   "notification:count": (payload: EmptyIn, ack: (response: UnreadAck | ErrorAck) => void) => void;
+  /** Seed 002: a bare course id (`socket.emit('course:join', 42)`), as `room:join {room: "course:<id>"}`. /tenant only. */
+  "course:join": (payload: BareIdIn, ack: (response: RoomJoinAck | ErrorAck) => void) => void;
+  /** Seed 002: a bare course id, as `room:leave {room: "course:<id>"}`. /tenant only. */
+  "course:leave": (payload: BareIdIn, ack: (response: RoomLeaveAck | ErrorAck) => void) => void;
 }
 
 /** Events a client emits on `/manage`, with their acks. */
@@ -470,8 +501,8 @@ export interface ManageClientToServerEvents {
   "manage:unwatch": (payload: TenantIn, ack: (response: OkAck | ErrorAck) => void) => void;
   /** Replace the connection's token before it expires; the new token must name the same user and tenant. */
   "auth:refresh": (payload: RefreshIn, ack: (response: AuthRefreshAck | ErrorAck) => void) => void;
-  /** Receive an explicit room's `room:message`s (`room:{slug}` or `{entityType}:{entityId}`): members, and any user of the tenant for a public room. Membership is unchanged. Automatic rooms are `FORBIDDEN`; a room the caller may not read, or a deleted one, is `NOT_FOUND`. */
-  "room:join": (payload: ManageRoomIn, ack: (response: RoomJoinAck | ErrorAck) => void) => void;
+  /** Receive a room's `room:message`s. An explicit room (`room:{slug}` or `{entityType}:{entityId}`) admits its members, and any user of the tenant when public; membership is unchanged. Else the room's kind's policy decides (`FORBIDDEN` with its reason; `UNAVAILABLE` when it does not answer). `{kind, data}` lets the kind's policy derive the id (`INVALID` when the data names no room). Automatic rooms are `FORBIDDEN`; a room the caller may not read, a deleted one, or a kind nobody serves is `NOT_FOUND`. */
+  "room:join": (payload: ManageRoomJoinIn, ack: (response: RoomJoinAck | ErrorAck) => void) => void;
   /** Stop receiving a room's messages on this socket; membership is unchanged. */
   "room:leave": (payload: ManageRoomIn, ack: (response: RoomLeaveAck | ErrorAck) => void) => void;
   /** A message to an explicit room the sender may post in (members; an archived room is `FORBIDDEN`); no join needed. Refused sends also emit `chat:error`. */
@@ -492,7 +523,7 @@ export interface ServerToClientEvents {
   "chat:message": (payload: ChatMessage) => void;
   /** A message to an explicit room, to every socket that joined it except the sending socket (which has the ack); one copy per socket. */
   "room:message": (payload: RoomMessage) => void;
-  /** The server took this socket out of an explicit room it had joined: its membership ended (`removed`), or the room was archived or deleted. Nothing more of the room reaches the socket. */
+  /** The server took this socket out of a room it had joined: its membership ended (`removed`), the room was archived or deleted, or a policy withdrew access (`revoked`). Nothing more of the room reaches the socket. */
   "room:left": (payload: RoomLeft) => void;
   /** A notification published to a target the user is in (their own, their tenant, their role in it, their tenant's admins, their platform role), to every socket of every such user on every gateway, and for a room to the sockets that joined it; `status` is `unread`. */
   "notification:new": (payload: Notification) => void;

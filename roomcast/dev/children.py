@@ -114,9 +114,11 @@ class ServiceChild(Child):
 class ServerChild(Child):
     """An embedded server: restarts on the same port and data directory."""
 
-    def __init__(self, server: EmbeddedServer, policy: RestartPolicy) -> None:
+    def __init__(
+        self, server: EmbeddedServer, policy: RestartPolicy, name: str | None = None
+    ) -> None:
         self.server = server
-        self.name = server.name
+        self.name = name or server.name
         self.log_hint = str(server.log_path)
         self.history = CrashHistory(policy)
 

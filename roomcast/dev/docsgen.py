@@ -350,6 +350,8 @@ def asyncapi() -> dict[str, Any]:
             "description": endpoint.description,
             "messages": {endpoint.request.__name__: request},
         }
+        if endpoint.parameters:
+            channels[endpoint.name]["parameters"] = _parameters(endpoint.parameters)
         channels[f"{endpoint.name}.reply"] = {
             "address": None,
             "description": "The requester's inbox (the NATS reply subject)"

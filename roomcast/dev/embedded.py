@@ -15,6 +15,7 @@ owner, and `stop()` (signals and polling only) may run from a signal handler pat
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -272,6 +273,33 @@ def nats_cluster(data_dir: Path, size: int = 3, name: str = "roomcast") -> list[
         )
         for i in range(size)
     ]
+
+
+async def wait_jetstream(url: str, within: float = 30.0) -> None:
+    """Wait until JetStream answers at `url` (a cluster has elected its meta leader).
+
+    Raises:
+        EmbeddedServerError: it did not within `within` seconds.
+    """
+    import nats
+
+    deadline = time.monotonic() + within
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            nc = await nats.connect(url, connect_timeout=2, allow_reconnect=False)
+        except Exception as exc:
+            last = exc
+        else:
+            try:
+                await nc.jetstream(timeout=2).account_info()
+                return
+            except Exception as exc:
+                last = exc
+            finally:
+                await nc.close()
+        await asyncio.sleep(0.2)
+    raise EmbeddedServerError(f"JetStream at {url} not ready within {within:g} s: {last!r}")
 
 
 class EmbeddedRedis(EmbeddedServer):

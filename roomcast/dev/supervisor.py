@@ -14,6 +14,7 @@ code 1. During start-up any failure stops everything at once.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib
 import importlib.util
@@ -30,7 +31,14 @@ from urllib.parse import urlsplit
 from roomcast import registry
 from roomcast.dev import devstate
 from roomcast.dev.children import Child, ServerChild, ServiceChild, say
-from roomcast.dev.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis, EmbeddedServer
+from roomcast.dev.embedded import (
+    EmbeddedNats,
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    EmbeddedServer,
+    nats_cluster,
+    wait_jetstream,
+)
 from roomcast.dev.processes import port_free, stop_leftovers
 from roomcast.dev.restarts import RestartPolicy
 from roomcast.dev.service_process import ServiceProcess
@@ -68,6 +76,8 @@ class Supervisor:
         gateways: How many gateway processes to run.
         ready_timeout: Seconds every service gets to become ready.
         policy: When a part that keeps crashing makes `roomcast dev` give up.
+        nats_cluster: Embedded NATS servers forming one JetStream cluster (1: a single
+            server); streams then get min(3, n) replicas.
     """
 
     def __init__(
@@ -77,8 +87,10 @@ class Supervisor:
         gateways: int = 1,
         ready_timeout: float = 30.0,
         policy: RestartPolicy | None = None,
+        nats_cluster: int = 1,
     ) -> None:
         self.data_dir = data_dir.absolute()
+        self.nats_cluster = nats_cluster
         self.port = port
         self.gateways = gateways
         self.ready_timeout = ready_timeout
@@ -166,6 +178,8 @@ class Supervisor:
         if os.environ.get(env):
             say(f"{server_cls.name}: {_mask(os.environ[env])} (from {env})")
             return os.environ[env]
+        if server_cls is EmbeddedNats and self.nats_cluster > 1:
+            return self._nats_cluster_url()
         server = server_cls(self.data_dir / server_cls.name)
         self.servers.append(ServerChild(server, self.policy))
         started = time.monotonic()
@@ -176,6 +190,27 @@ class Supervisor:
         took = time.monotonic() - started
         say(f"{server_cls.name}: embedded at {url} ({took:.2f} s, log {server.log_path})")
         return url
+
+    def _nats_cluster_url(self) -> str:
+        """Start `nats_cluster` embedded NATS nodes as one cluster; their URLs, joined."""
+        started = time.monotonic()
+        urls = []
+        for i, node in enumerate(nats_cluster(self.data_dir / "nats-cluster", self.nats_cluster)):
+            self.servers.append(ServerChild(node, self.policy, name=f"nats-{i + 1}"))
+            try:
+                urls.append(node.start())
+            except Exception as exc:
+                raise DevError(f"embedded nats-{i + 1} did not start: {exc}") from exc
+        try:
+            asyncio.run(wait_jetstream(urls[0]))
+        except Exception as exc:
+            raise DevError(f"the embedded NATS cluster did not form: {exc}") from exc
+        took = time.monotonic() - started
+        say(
+            f"nats: embedded cluster of {len(urls)} at {', '.join(urls)} ({took:.2f} s, "
+            f"logs {self.data_dir / 'nats-cluster'}/node-*/nats.log)"
+        )
+        return ",".join(urls)
 
     def _jwt_secret(self) -> str:
         if os.environ.get("ROOMCAST_JWT_SECRET"):
@@ -196,6 +231,8 @@ class Supervisor:
         base = {**os.environ, "PYTHONUNBUFFERED": "1", "ROOMCAST_JWT_SECRET": secret}
         base |= {"ROOMCAST_DATA_DIR": str(self.data_dir)}
         base |= {env: self.urls[key] for key, (env, _) in SERVERS.items()}
+        if self.nats_cluster > 1 and not os.environ.get("ROOMCAST_STREAM_REPLICAS"):
+            base["ROOMCAST_STREAM_REPLICAS"] = str(min(3, self.nats_cluster))
         run_dir = self.data_dir / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
         for service in registry.SERVICES:
@@ -337,10 +374,17 @@ def _has_main(module: str) -> bool:
 
 
 def run(
-    data_dir: Path, port: int = 8000, gateways: int = 1, policy: RestartPolicy | None = None
+    data_dir: Path,
+    port: int = 8000,
+    gateways: int = 1,
+    policy: RestartPolicy | None = None,
+    nats_cluster: int = 1,
 ) -> int:
     """Run `roomcast dev` in the foreground and return its exit code."""
-    return Supervisor(data_dir, port=port, gateways=gateways, policy=policy).run()
+    supervisor = Supervisor(
+        data_dir, port=port, gateways=gateways, policy=policy, nats_cluster=nats_cluster
+    )
+    return supervisor.run()
 
 
 def _relative(path: Path) -> str:

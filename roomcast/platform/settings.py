@@ -201,6 +201,8 @@ def describe(settings: BaseSettings) -> dict[str, object]:
             out[key] = value
         elif isinstance(value, (list, tuple)):
             out[key] = [str(item) for item in value]
+        elif isinstance(value, dict):
+            out[key] = json.dumps(value, separators=(",", ":"))
         else:
             out[key] = str(value)
     return out

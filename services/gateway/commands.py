@@ -7,7 +7,7 @@ for an answer (`ROOMCAST_REQUEST_TIMEOUT`) and the same refusals.
 
 from __future__ import annotations
 
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from nats.aio.client import Client as NATS
 from pydantic import BaseModel
@@ -64,6 +64,7 @@ async def post_to_room(
     *,
     via_manage: bool,
     sid: str | None,
+    claims: dict[str, Any] | None = None,
 ) -> RoomAck:
     """Post `body` to the explicit room named `room`; the ack comes once it is stored.
 
@@ -76,6 +77,7 @@ async def post_to_room(
         client_id: the sender's idempotency key.
         via_manage: a super_admin acting in a tenant it named.
         sid: the sending socket, which gets no copy; None over HTTP.
+        claims: token claims forwarded to a room kind's policy (`policy_claims`).
     """
     check_body(gw, body)
     command = RoomSend(
@@ -86,6 +88,7 @@ async def post_to_room(
         client_id=client_id,
         via_manage=via_manage,
         sid=sid,
+        claims=claims,
     )
     return await ask(gw, endpoints.ROOM_SEND, command)
 

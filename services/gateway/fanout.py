@@ -145,7 +145,10 @@ class Fanout:
         left = 0
         for namespace, _, members, pkt in self._framed(subject, item):
             for sid, eio_sid in list(members.items()):
-                if not item.revoke_all and self.owner_of(sid) not in item.revoke_users:
+                owner = self.owner_of(sid)
+                if not item.revoke_all and owner not in item.revoke_users:
+                    continue
+                if item.revoke_all and owner in item.keep_users:
                     continue
                 await self._send(eio_sid, pkt)
                 await self.leave(sid, namespace, [subject])

@@ -199,7 +199,13 @@ class Recovery:
     async def _enter(self, s: Session, room: RecoverRoom) -> RecoverRoom | RoomOutcome:
         """Re-subscribe `s` to an explicit room it may still join, as `room:join` does."""
         tenant = s.identity.tenant
-        ask = Authorize(identity=s.identity, tenant=tenant, via_manage=False, name=room.room)
+        ask = Authorize(
+            identity=s.identity,
+            tenant=tenant,
+            via_manage=False,
+            name=room.room,
+            claims=s.claims or None,
+        )
         try:
             reply = await bus.request(self._nc, endpoints.ROOM_AUTHORIZE, ask, wait=self._timeout)
             canonical = reply.checked().room or room.room

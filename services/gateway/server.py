@@ -202,6 +202,7 @@ class Gateway:
             namespace=namespace,
             identity=verified.identity,
             exp=verified.exp,
+            claims=verified.claims,
             bucket=TokenBucket(self.settings.rate_limit_per_sec, self.settings.rate_limit_burst),
         )
         self.sessions[sid] = s

@@ -28,6 +28,8 @@ class Session:
     subjects: set[str] = field(default_factory=set)
     joined: dict[tuple[str, str], str] = field(default_factory=dict)
     """Explicit rooms joined: `(tenant, name as asked or canonical)` → delivery subject."""
+    claims: dict[str, Any] = field(default_factory=dict)
+    """Token claims forwarded to room-kind policies (`policy_claims`), from the connect."""
     expiry: asyncio.TimerHandle | None = None
 
     @property

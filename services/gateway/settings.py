@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from roomcast.platform.settings import CommonSettings, CsvList
+from services.gateway.service_keys import ServiceKey, parse_entry
 
 ALLOWED_ALGORITHMS = frozenset(
     {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384"}
@@ -41,6 +42,11 @@ class GatewaySettings(CommonSettings):
     jwt_claim_role: str = Field(default="role", description="Claim holding the role.")
     jwt_claim_name: str = Field(default="name", description="Claim holding the display name.")
     jwt_cookie: str = Field(default="access_token", description="Cookie holding the token.")
+    policy_claims: CsvList = Field(
+        default=[],
+        description="Token claims forwarded to room-kind policies as `User.claims`, e.g. "
+        "`plan,groups` (at most 16; a claim over 1 KiB as JSON is left out).",
+    )
     default_tenant: str = Field(
         default="", description="Tenant for tokens without a tenant claim (single-tenant apps)."
     )
@@ -54,6 +60,12 @@ class GatewaySettings(CommonSettings):
     )
     manage_roles: CsvList = Field(default=["super_admin"], description="Roles allowed on /manage.")
 
+    service_api_keys: CsvList = Field(
+        default=[],
+        description="Keys that may call `/api/server/...` (`POST /api/server/publish`): "
+        "entries `name:tenant:sha256hex` (tenant `*` = any), as `roomcast service-key new` "
+        "prints them. Only digests are kept here, never the keys.",
+    )
     cors_origins: CsvList = Field(
         default=[],
         description="Allowed browser origins; empty = same origin only, ['*'] = any.",
@@ -123,6 +135,18 @@ class GatewaySettings(CommonSettings):
     presence_batch_max: int = Field(
         default=1000, ge=1, description="Connections per presence report, at most."
     )
+
+    def service_keys(self) -> tuple[ServiceKey, ...]:
+        """`service_api_keys`, parsed (validated when the settings loaded)."""
+        return tuple(parse_entry(entry) for entry in self.service_api_keys)
+
+    @field_validator("service_api_keys")
+    @classmethod
+    def _key_entries(cls, value: list[str]) -> list[str]:
+        names = [parse_entry(entry).name for entry in value]
+        if len(set(names)) != len(names):
+            raise ValueError("two service API keys have the same name")
+        return value
 
     @field_validator("jwt_algorithms")
     @classmethod

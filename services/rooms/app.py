@@ -11,6 +11,7 @@ from nats.aio.client import Client as NATS
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from contracts.endpoints import ENTITY_CONSUMER
+from contracts.policies import Revoked
 from roomcast.platform.backbone import database_connect_args
 from roomcast.platform.metrics import dead_letters
 from roomcast.platform.runtime import instance_name, run, setup_logging
@@ -20,16 +21,23 @@ from roomcast.platform.settings import load_settings
 from roomcast.platform.streams import ensure_entity_stream, ensure_log_stream, open_dlq_stream
 from services.rooms.adapters.entities_sql import SqlEntityStore
 from services.rooms.adapters.entity_stream import EntityConsumer, JetStreamDeadLetters
+from services.rooms.adapters.kinds_sql import SqlKindRegistry
 from services.rooms.adapters.log import MessageLog
+from services.rooms.adapters.policy_nats import NatsPolicies
 from services.rooms.adapters.revocations import NatsRevocations
 from services.rooms.adapters.rooms_sql import SqlRoomStore
 from services.rooms.adapters.sql import SqlDirectory
 from services.rooms.audit import RoomAudit
+from services.rooms.domain.decisions import DecisionCache
 from services.rooms.entities import EntityEvents, EntityLifecycle
 from services.rooms.explicit import ExplicitRooms
 from services.rooms.explicit_handlers import ExplicitRoomHandlers
 from services.rooms.handlers import RoomsHandlers
 from services.rooms.metrics import RoomsMetrics
+from services.rooms.policies.access import RoomAccess
+from services.rooms.policies.declared import DeclaredPolicies, DeclaredRegistry
+from services.rooms.policies.handlers import PolicyHandlers, announce_on
+from services.rooms.policies.kinds import PolicyKinds
 from services.rooms.room_send import RoomMessages
 from services.rooms.service import RoomsService
 from services.rooms.settings import RoomsSettings
@@ -63,11 +71,24 @@ async def serve(settings: RoomsSettings) -> None:
             SqlDirectory(engine), message_log, publish, epoch, settings.member_cache_size
         )
         revocations = NatsRevocations(nc)
-        rooms = ExplicitRooms(SqlRoomStore(engine), revocations)
-        messages = RoomMessages(rooms, message_log, publish, epoch)
-        explicit = ExplicitRoomHandlers(rooms, messages, RoomAudit(security, metrics))
+        store = SqlRoomStore(engine)
+        rooms = ExplicitRooms(store, revocations)
+        rules = settings.room_kinds
+        registry = DeclaredRegistry(rules, SqlKindRegistry(engine))
+        policies = DeclaredPolicies(rules, store, NatsPolicies(nc, settings.policy_timeout))
+        cache = DecisionCache(settings.policy_cache_size, settings.policy_max_ttl)
+        access = RoomAccess(rooms, registry, policies, cache)
+
+        async def announce(event: Revoked) -> None:
+            await announce_on(nc, event)
+
+        kinds = PolicyKinds(access, registry, revocations, announce)
+        messages = RoomMessages(access, message_log, publish, epoch)
+        explicit = ExplicitRoomHandlers(rooms, messages, access, RoomAudit(security, metrics))
         handlers = RoomsHandlers(nc, service, settings.rooms_workers, explicit)
+        policy_handlers = PolicyHandlers(access, kinds)
         await handlers.start()
+        served = await policy_handlers.start(nc, settings.rooms_workers)
 
         await ensure_entity_stream(js, settings.entity_max_age, settings.stream_replicas)
         await open_dlq_stream(js, settings.dlq_max_age, settings.stream_replicas)
@@ -85,6 +106,9 @@ async def serve(settings: RoomsSettings) -> None:
         consuming.add_done_callback(lambda task: _exit_unless_stopping(task, stopping))
 
         async def stop() -> None:
+            await policy_handlers.stop()
+            for one in served:
+                await one.stop()
             stopping.set()
             await handlers.stop()
             await asyncio.gather(consuming, return_exceptions=True)

@@ -22,6 +22,9 @@ from services.rooms.ports import NewRoom, Revocations, RoomAccess, RoomQuery, Ro
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _MAX_ID = 2**63 - 1
+_PAGE = 1000
+KEEP_MAX_BYTES = 256 * 1024
+"""Size of the member list one `room:left` may keep (well under NATS's max_payload)."""
 
 
 def slug_from(name: str) -> str:
@@ -142,7 +145,34 @@ class ExplicitRooms:
         updated = await self._store.update_room(cmd.tenant, room.id, changes, cmd.settings)
         if updated.status is x.RoomStatus.ARCHIVED and room.status is x.RoomStatus.ACTIVE:
             await self._revocations.room_left(cmd.tenant, room.room, LeftReason.ARCHIVED, [])
+        elif (
+            room.visibility is x.Visibility.PUBLIC
+            and updated.visibility is x.Visibility.PRIVATE
+            and updated.status is not x.RoomStatus.DELETED
+        ):
+            await self._private(cmd.tenant, updated)
         return updated
+
+    async def _private(self, tenant: str, room: x.RoomView) -> None:
+        """A room turned private: every socket but its members' leaves it.
+
+        Members are read after the change, so one added meanwhile stays. Sockets of
+        tenant admins who are no members leave too (they may join again); so do
+        everyone's when the member list is over `KEEP_MAX_BYTES`.
+        """
+        keep: list[tuple[str, str]] = []
+        size = 0
+        after: str | None = None
+        while size <= KEEP_MAX_BYTES:
+            page = await self._store.list_members(tenant, room.id, after, _PAGE)
+            keep += [(tenant, m.user_id) for m in page]
+            size += sum(len(tenant) + len(m.user_id.encode()) + 8 for m in page)
+            if len(page) < _PAGE:
+                break
+            after = page[-1].user_id
+        if size > KEEP_MAX_BYTES:
+            keep = []
+        await self._revocations.room_left(tenant, room.room, LeftReason.PRIVATE, [], keep)
 
     async def delete(self, cmd: x.DeleteRoom) -> x.RoomView:
         room, _ = await self._allowed(cmd, Action.ARCHIVE)
@@ -239,9 +269,20 @@ class ExplicitRooms:
     # access for the gateway --------------------------------------------------------
 
     async def authorize(self, cmd: x.Authorize) -> tuple[RoomAccess, str]:
-        """The room named `cmd.name` and what grants the caller access to it.
+        """The room named `cmd.name` and what grants the caller access to it."""
+        room = await self.lookup(cmd)
+        if room is None:
+            raise _not_found()
+        return room, await self.decide(cmd, room)
 
-        One read of the store (`RoomStore.access`): this runs for every `room:send`.
+    async def lookup(self, cmd: x.Authorize) -> RoomAccess | None:
+        """The explicit room named `cmd.name` in the tenant with the caller's role in it,
+        in one read of the store (`RoomStore.access`: this runs for every `room:send`),
+        or None if there is none.
+
+        Raises:
+            ServiceError: `INVALID` for a name that is not `{kind}:{id}`, `FORBIDDEN`
+                for an automatic room or a tenant the caller may not act in.
         """
         x.check_tenant(cmd.identity, cmd.tenant, via_manage=cmd.via_manage)
         kind, _, rid = cmd.name.partition(":")
@@ -250,13 +291,18 @@ class ExplicitRooms:
         if kind in x.AUTO_KINDS:
             raise ServiceError(ErrorCode.FORBIDDEN, "automatic rooms are joined by the server")
         if kind == x.ROOM_KIND and not _SLUG.match(rid):
-            raise _not_found()
-        room = await self._store.access(cmd.tenant, kind, rid, cmd.identity.user_id)
-        if room is None:
-            raise _not_found()
+            return None
+        return await self._store.access(cmd.tenant, kind, rid, cmd.identity.user_id)
+
+    async def decide(self, cmd: x.Authorize, room: RoomAccess) -> str:
+        """What grants the caller access to `room` (reading, or posting with `cmd.post`).
+
+        Raises:
+            ServiceError: as the role table refuses (`roles.check`).
+        """
         actor = actor_of(cmd.identity.role, room.role)
         check(actor, Action.POST if cmd.post else Action.READ, room.status, room.visibility)
-        return room, grant(actor)
+        return grant(actor)
 
     @staticmethod
     def _int_cursor(cursor: str | None) -> int | None:

@@ -11,6 +11,7 @@ from roomcast.platform import bus
 from roomcast.platform.bus import Served
 from services.rooms.audit import RoomAudit, audited
 from services.rooms.explicit import ExplicitRooms
+from services.rooms.policies.access import RoomAccess
 from services.rooms.room_send import RoomMessages
 
 
@@ -21,10 +22,12 @@ class ExplicitRoomHandlers:
         self,
         rooms: ExplicitRooms,
         messages: RoomMessages | None = None,
+        access: RoomAccess | None = None,
         audit: RoomAudit | None = None,
     ) -> None:
         self._rooms = rooms
         self._messages = messages
+        self._access = access or RoomAccess.explicit_only(rooms)
         self._audit = audit
 
     async def start(self, nc: NATS, workers: int) -> list[Served]:
@@ -99,5 +102,6 @@ class ExplicitRoomHandlers:
         return OkReply(ok=True)
 
     async def authorize(self, cmd: x.Authorize) -> x.AuthorizeReply:
-        room, role = await self._rooms.authorize(cmd)
-        return x.AuthorizeReply(ok=True, room_id=room.id, room=room.room, role=role)
+        """Explicit room, else the kind's policy, else `NOT_FOUND` (`RoomAccess`)."""
+        got = await self._access.authorize(cmd)
+        return x.AuthorizeReply(ok=True, room_id=got.room_id, room=got.room, role=got.grant)

@@ -231,10 +231,16 @@ class Revocations(Protocol):
     """
 
     async def room_left(
-        self, tenant: str, room: str, reason: LeftReason, users: list[tuple[str, str]]
+        self,
+        tenant: str,
+        room: str,
+        reason: LeftReason,
+        users: list[tuple[str, str]],
+        keep: list[tuple[str, str]] | None = None,
     ) -> None:
         """Take the sockets of `users` (`(tenant, userId)`), or every socket when the
-        list is empty, out of `room`, with `room:left {room, reason}`."""
+        list is empty except those of `keep`, out of `room`, with `room:left {room,
+        reason}`."""
         ...
 
 

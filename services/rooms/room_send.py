@@ -1,10 +1,11 @@
 """`room:send`: authorize a message to an explicit room, log it, deliver it once.
 
 The same steps as a direct message (`service.RoomsService.send_dm`): the rooms
-service's role table decides whether the sender may post (`ExplicitRooms.authorize`
-with `post`), the message log stores it (the durability point; a repeated `clientId`
-is dropped by the stream and answered with the original id), and one delivery goes to
-the room's subject, skipping the sending socket, which has the ack.
+service decides whether the sender may post (`RoomAccess.authorize` with `post`: an
+explicit room's role table, else the kind's policy), the message log stores it (the
+durability point; a repeated `clientId` is dropped by the stream and answered with the
+original id), and one delivery goes to the room's subject, skipping the sending socket,
+which has the ack.
 """
 
 from __future__ import annotations
@@ -17,18 +18,23 @@ from contracts.ids import message_id
 from contracts.messages import LoggedRoomMessage, RoomAck, RoomSend
 from contracts.rooms import Room
 from services.rooms.explicit import ExplicitRooms
+from services.rooms.policies.access import RoomAccess
 from services.rooms.ports import Publish, RoomLog
 
 ROOM_MESSAGE_EVENT = "room:message"
 
 
 class RoomMessages:
-    """Posts messages to explicit rooms."""
+    """Posts messages to explicit rooms and policy rooms."""
 
     def __init__(
-        self, rooms: ExplicitRooms, message_log: RoomLog, publish: Publish, epoch: int
+        self,
+        rooms: ExplicitRooms | RoomAccess,
+        message_log: RoomLog,
+        publish: Publish,
+        epoch: int,
     ) -> None:
-        self._rooms = rooms
+        self._access = rooms if isinstance(rooms, RoomAccess) else RoomAccess.explicit_only(rooms)
         self._log = message_log
         self._publish = publish
         self._epoch = epoch
@@ -41,8 +47,9 @@ class RoomMessages:
             via_manage=cmd.via_manage,
             name=cmd.room,
             post=True,
+            claims=cmd.claims,
         )
-        room, _ = await self._rooms.authorize(ask)
+        room = await self._access.authorize(ask)
         message = LoggedRoomMessage(
             tenant=cmd.tenant,
             sender=cmd.sender,
@@ -54,7 +61,9 @@ class RoomMessages:
         dedup = None
         if cmd.client_id:
             who = cmd.sender
-            dedup = f"room|{cmd.tenant}|{room.id}|{who.tenant}|{who.user_id}|{cmd.client_id}"
+            # an explicit room by its numeric id, a policy room by its name (`course:7`)
+            key = room.room if room.room_id is None else room.room_id
+            dedup = f"room|{cmd.tenant}|{key}|{who.tenant}|{who.user_id}|{cmd.client_id}"
         appended = await self._log.append(subjects.log_room(cmd.tenant, room.room), message, dedup)
         mid = message_id(self._epoch, appended.seq)
         if appended.duplicate:

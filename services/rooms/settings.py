@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from contracts.endpoints import POLICY_TIMEOUT
+from contracts.policies import KindSpec
 from roomcast.platform.settings import CommonSettings
+from services.rooms.domain.declared import KindRule
 
 
 class RoomsSettings(CommonSettings):
@@ -23,6 +26,35 @@ class RoomsSettings(CommonSettings):
         default=100_000, ge=0, description="Known tenant members cached per replica."
     )
     db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections per replica.")
+    policy_timeout: float = Field(
+        default=POLICY_TIMEOUT,
+        gt=0,
+        le=10,
+        description="Seconds to wait for a room kind's policy; no answer is `UNAVAILABLE`.",
+    )
+    policy_cache_size: int = Field(
+        default=100_000, ge=0, description="Policy decisions cached per replica (0: none)."
+    )
+    policy_max_ttl: float = Field(
+        default=300,
+        ge=0,
+        description="Longest a policy decision is reused, whatever TTL the policy gave "
+        "(seconds); `revoke` drops it sooner.",
+    )
+    room_kinds: dict[str, KindRule] = Field(
+        default_factory=dict,
+        description="Declared room kinds, JSON: kind → one rule, `roleIn` (roles), "
+        "`claimEquals` (forwarded claims and values) or `memberOf` (an entity type), e.g. "
+        '`{"staff": {"roleIn": ["admin"]}}` (see services/rooms/domain/declared.py).',
+    )
+
+    @field_validator("room_kinds")
+    @classmethod
+    def _kind_names(cls, value: dict[str, KindRule]) -> dict[str, KindRule]:
+        for kind in value:
+            KindSpec(kind=kind)  # a valid, unreserved kind name
+        return value
+
     entity_max_age: float = Field(
         default=30 * 86400,
         gt=0,

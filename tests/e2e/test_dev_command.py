@@ -324,3 +324,35 @@ def test_dev_refuses_a_busy_gateway_port(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert f"gateway port 127.0.0.1:{port} is not free" in done.stderr
     assert "--port" in done.stderr
+
+
+async def test_dev_nats_cluster_keeps_messaging_through_a_killed_node(
+    scratch_path: Path,
+) -> None:
+    port, data_dir = free_port(), scratch_path
+    running = DevProcess(port, data_dir, "--gateways", "2", "--nats-cluster", "3")
+    tenant = unique("acme")
+    clients = []
+    try:
+        running.wait_for_line("Press Ctrl-C to stop.", timeout=120)
+        assert any("embedded cluster of 3" in line for line in running.lines), running.output()
+        alice = await connect(f"http://127.0.0.1:{port}", mint(data_dir, "alice", tenant))
+        bob = await connect(f"http://127.0.0.1:{port + 1}", mint(data_dir, "bob", tenant))
+        clients += [alice, bob]
+
+        mark = len(running.lines)
+        node = running.child("node-0")
+        node.kill()
+        running.wait_for_line("nats-1 exited with code -9; restarting", 15, after=mark)
+        deadline = time.monotonic() + 30
+        while not (ack := await alice.call("chat:send", {"to": "bob", "body": "on"}))["ok"]:
+            assert ack["error"]["code"] == "UNAVAILABLE", ack
+            assert time.monotonic() < deadline, ack
+            await asyncio.sleep(0.2)
+        await bob.wait_for("chat:message", lambda m: m["id"] == ack["id"])
+        running.wait_for_line("nats-1 is back at", timeout=30, after=mark)
+        assert alice.sio.connected and bob.sio.connected
+    finally:
+        for client in clients:
+            await client.close()
+        running.close()

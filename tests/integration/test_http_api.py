@@ -35,6 +35,7 @@ PATHS = {
     "/api/chat/rooms/{id}/messages": {"get", "post"},
     "/api/chat/event/{entityId}/room": {"get"},
     "/api/chat/group/{entityId}/room": {"get"},
+    "/api/server/publish": {"post"},
 }
 
 

@@ -372,3 +372,32 @@ async def test_archiving_or_deleting_a_room_takes_every_socket_out(
         assert (old["reason"], gone["reason"]) == ("archived", "deleted")
     # the gateways no longer host the rooms' subjects
     assert [stats(gw)["hosted_subjects"] for gw in (gw1, gw2)] == before
+
+
+async def test_a_room_turned_private_keeps_its_members_and_takes_everyone_else_out(
+    stack: tuple[ServiceProcess, ServiceProcess], clients: list[Client], nc: NATS
+) -> None:
+    gw1, gw2 = stack
+    t = unique("private")
+    await make_room(nc, t, "lobby", ["ann", "bob"], visibility="public")
+    ann = await connect(gw1.url, token("ann", t))
+    bob = await connect(gw2.url, token("bob", t))
+    eve1 = await connect(gw1.url, token("eve", t))
+    eve2 = await connect(gw2.url, token("eve", t))
+    clients += [ann, bob, eve1, eve2]
+    for c in (ann, bob, eve1, eve2):
+        assert (await c.call("room:join", {"room": "room:lobby"}))["ok"]
+    admin = Identity(tenant=t, user_id="admin", role="admin")
+    await call(nc, e.ROOM_UPDATE, admin, tenant=t, room="lobby", visibility="private")
+    # the call returned: every later message is routed after the revocation
+    ack = await ann.call("room:send", {"room": "room:lobby", "body": "members only"})
+    assert ack["ok"], ack
+    for tab in (eve1, eve2):
+        left = await tab.wait_for("room:left", lambda m: m["room"] == "room:lobby")
+        assert left == {"room": "room:lobby", "reason": "private"}
+    await bob.wait_for("room:message", lambda m: m["id"] == ack["id"])
+    await asyncio.sleep(0.5)
+    for tab in (eve1, eve2):
+        assert tab.received("room:message") == [], tab.received("room:message")
+    assert ann.received("room:left") == [] and bob.received("room:left") == []
+    refused(await eve1.call("room:join", {"room": "room:lobby"}), "NOT_FOUND")

@@ -41,3 +41,14 @@ def test_the_publish_time_travels_and_a_bad_one_is_ignored() -> None:
 def test_missing_event_is_refused(headers: dict[str, str] | None) -> None:
     with pytest.raises(ValueError, match="Rc-Event"):
         delivery.decode(headers, b"{}")
+
+
+def test_keep_rides_only_on_a_revocation_of_everyone() -> None:
+    keep = [("acme", "ann"), ("acme", "bob")]
+    headers, body = delivery.encode("room:left", {"room": "room:x"}, revoke=[], keep=keep)
+    item = delivery.decode(headers, body)
+    assert item.revoke_all and item.keep_users == frozenset(keep)
+    named, _ = delivery.encode("room:left", {}, revoke=[("acme", "eve")], keep=keep)
+    assert delivery.KEEP not in named, "a revocation of named users keeps nobody else"
+    stray = {**named, delivery.KEEP: '[["acme", "eve"]]'}
+    assert delivery.decode(stray, b"{}").keep_users == frozenset()

@@ -96,7 +96,11 @@ class MemoryRooms:
     async def list_members(
         self, tenant: str, room_id: int, after: str | None, limit: int
     ) -> list[x.MemberView]:
-        raise NotImplementedError
+        users = sorted(u for r, u in self.members if r == room_id and (after is None or u > after))
+        return [
+            x.MemberView(user_id=u, role=self.members[(room_id, u)], joined_at=NOW)
+            for u in users[:limit]
+        ]
 
     async def link(
         self, tenant: str, room_id: int, entity_type: str, entity_id: str, primary: bool
@@ -120,11 +124,18 @@ class RecordedRevocations:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, LeftReason, list[tuple[str, str]]]] = []
+        self.kept: list[list[tuple[str, str]] | None] = []
 
     async def room_left(
-        self, tenant: str, room: str, reason: LeftReason, users: list[tuple[str, str]]
+        self,
+        tenant: str,
+        room: str,
+        reason: LeftReason,
+        users: list[tuple[str, str]],
+        keep: list[tuple[str, str]] | None = None,
     ) -> None:
         self.sent.append((tenant, room, reason, users))
+        self.kept.append(keep)
 
 
 def use_cases() -> tuple[ExplicitRooms, MemoryRooms]:
@@ -217,3 +228,25 @@ async def test_joining_twice_keeps_the_first_role() -> None:
     store.members[(room.id, "ann")] = x.MemberRole.MODERATOR
     joined = await rooms.join(x.JoinRoom(identity=ANN, tenant="acme", room="town"))
     assert joined.role == x.MemberRole.MODERATOR
+
+
+async def test_turning_a_room_private_takes_out_everyone_but_its_members() -> None:
+    revoked = RecordedRevocations()
+    rooms = ExplicitRooms(MemoryRooms(), revoked)
+    public = x.Visibility.PUBLIC
+    await rooms.create(
+        x.CreateRoom(identity=ADMIN, tenant="acme", name="Lobby", slug="lobby", visibility=public)
+    )
+    await rooms.add_member(x.AddMember(identity=ADMIN, tenant="acme", room="lobby", user_id="ann"))
+    await rooms.update(x.UpdateRoom(identity=ADMIN, tenant="acme", room="lobby", name="Hall"))
+    assert revoked.sent == [], "a rename takes nobody out"
+    private = x.Visibility.PRIVATE
+    await rooms.update(
+        x.UpdateRoom(identity=ADMIN, tenant="acme", room="lobby", visibility=private)
+    )
+    assert revoked.sent == [("acme", "room:lobby", LeftReason.PRIVATE, [])]
+    assert revoked.kept == [[("acme", "ann"), ("acme", "boss")]]
+    await rooms.update(
+        x.UpdateRoom(identity=ADMIN, tenant="acme", room="lobby", visibility=private)
+    )
+    assert len(revoked.sent) == 1, "already private: nobody else to take out"

@@ -69,6 +69,7 @@ def test_every_subject_builder_is_declared() -> None:
         s.build.__name__ for s in endpoints.STREAM_SUBJECTS
     }
     declared_builders |= {b.build.__name__ for b in endpoints.BROADCASTS if b.build}
+    declared_builders |= {e.build.__name__ for e in endpoints.ENDPOINTS if e.build is not None}
     undeclared = {
         name
         for name in builders - HELPERS - declared_builders
@@ -85,13 +86,14 @@ def test_every_parameter_is_described() -> None:
     used = {p for d in endpoints.DELIVERY_SUBJECTS for p in d.parameters}
     used |= {p for s in endpoints.STREAM_SUBJECTS for p in s.parameters}
     used |= {p for b in endpoints.BROADCASTS for p in b.parameters}
+    used |= {p for e in endpoints.ENDPOINTS for p in e.parameters}
     assert used <= set(endpoints.PARAMETERS)
 
 
 def test_addresses_name_their_parameters() -> None:
     assert endpoints.DELIVER_USER.address() == "roomcast.v1.deliver.t.{tenant}.user.{userId}"
     assert endpoints.LOG_DM.address() == "roomcast.v1.log.{tenant}.dm.{from}.{to}"
-    assert endpoints.SECURITY_EVENTS.subject == "roomcast.v1.security.{tenant}.{kind}"
+    assert endpoints.SECURITY_EVENTS.subject == "roomcast.v1.security.{tenant}.{securityKind}"
 
 
 def test_the_gateway_envelope_matches_the_ack_models() -> None:

@@ -6,7 +6,7 @@ import base64
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -23,6 +23,7 @@ from jwt import (
 from jwt.algorithms import get_default_algorithms
 from jwt.types import Options
 
+from contracts.claims import forwarded
 from contracts.identity import Identity
 from services.gateway.auth.claims import ClaimMapper
 from services.gateway.auth.errors import AuthError
@@ -51,10 +52,12 @@ class VerifiedToken:
     Attributes:
         identity: the user, tenant, role and display name.
         exp: expiry, seconds since the Unix epoch (before leeway).
+        claims: the claims forwarded to room-kind policies (`policy_claims`).
     """
 
     identity: Identity
     exp: int
+    claims: dict[str, Any] = field(default_factory=dict)
 
 
 class TokenVerifier:
@@ -110,6 +113,7 @@ class TokenVerifier:
         self._max_ttl = settings.jwt_max_ttl
         self._jwt = jwt.PyJWT(options)
         self._claims = ClaimMapper(settings)
+        self._forwarded = tuple(settings.policy_claims)
 
     @property
     def jwks(self) -> JwksCache | None:
@@ -158,7 +162,11 @@ class TokenVerifier:
         except PyJWTError as exc:
             raise AuthError(_reason(exc)) from None
         check_times(claims, self._max_ttl)
-        return VerifiedToken(identity=self._claims.identity(claims), exp=int(claims["exp"]))
+        return VerifiedToken(
+            identity=self._claims.identity(claims),
+            exp=int(claims["exp"]),
+            claims=forwarded(claims, self._forwarded) if self._forwarded else {},
+        )
 
     async def _key(self, alg: str, kid: str | None) -> Any:
         if self._jwks is None:

@@ -25,7 +25,13 @@ from services.gateway.handlers.notifications import (
     notification_read,
 )
 from services.gateway.handlers.presence import presence_heartbeat, presence_list
-from services.gateway.handlers.rooms import room_join, room_leave, room_send
+from services.gateway.handlers.rooms import (
+    course_join,
+    course_leave,
+    room_join,
+    room_leave,
+    room_send,
+)
 from services.gateway.sessions import Session
 
 Handler = Callable[[Context, Session, Any], Awaitable[Ack]]
@@ -58,6 +64,8 @@ HANDLERS: dict[str, Handler] = {
     "notification:read": notification_read,
     "notification:dismiss": notification_dismiss,
     "notification:count": notification_count,
+    "course:join": course_join,
+    "course:leave": course_leave,
 }
 for _event in CLIENT_EVENTS:
     if not _event.served:

@@ -8,7 +8,14 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp
 
-from services.gateway.http import entities, errors, manage_rooms, messages, my_rooms
+from services.gateway.http import (
+    entities,
+    errors,
+    manage_rooms,
+    messages,
+    my_rooms,
+    server_publish,
+)
 from services.gateway.http.deps import ApiDeps
 from services.gateway.http.edge import OPENAPI_PATH, Edge
 from services.gateway.http.timing import timed
@@ -18,7 +25,8 @@ TITLE = "roomcast HTTP API"
 VERSION = "1"
 DESCRIPTION = (
     "Explicit rooms over HTTP: every route needs the same JWT as the sockets "
-    "(`Authorization: Bearer`, or the cookie). Errors are `{error: {code, message}}`."
+    "(`Authorization: Bearer`, or the cookie), except `/api/server/...`, which takes a "
+    "service API key (`Authorization: Bearer <key>`). Errors are `{error: {code, message}}`."
 )
 
 
@@ -35,7 +43,7 @@ def build_fastapi(deps: ApiDeps | None = None, cookie: str = "access_token") -> 
     )
     app.state.deps = deps
     errors.install(app)
-    for module in (entities, manage_rooms, my_rooms, messages):
+    for module in (entities, manage_rooms, my_rooms, messages, server_publish):
         app.include_router(module.router, responses=errors.ERROR_RESPONSES)
 
     def openapi() -> dict[str, Any]:

@@ -9,7 +9,8 @@ body or running FastAPI's validation, in this order:
    and its preflight (`OPTIONS`) is answered here;
 2. a body over `ROOMCAST_MAX_FRAME_BYTES` (the Socket.IO frame limit) is `TOO_LARGE`
    (413), from `Content-Length` or while reading it;
-3. a missing or invalid token is `UNAUTHENTICATED` (except for the OpenAPI document);
+3. a missing or invalid token is `UNAUTHENTICATED` (except for the OpenAPI document;
+   `/api/server/...` takes a service API key instead, `service_keys`);
 4. a user over `ROOMCAST_HTTP_RATE_LIMIT_PER_SEC` / `_BURST` is `RATE_LIMITED`.
 
 The verified identity goes to the routes in `scope["state"]["identity"]`.
@@ -29,10 +30,13 @@ from services.gateway.auth import AuthError, TokenVerifier, extract_http_token
 from services.gateway.http.errors import error_response
 from services.gateway.http.origins import origin_allowed, same_origins
 from services.gateway.limits import KeyedBuckets
+from services.gateway.service_keys import find_key
 from services.gateway.settings import GatewaySettings
 from services.gateway.signals import GatewaySignals
 
 OPENAPI_PATH = "/api/openapi.json"
+SERVER_PREFIX = "/api/server/"
+"""Routes for backend services: a service API key instead of a user's token."""
 PREFLIGHT_MAX_AGE = "600"
 ALLOWED_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
 
@@ -53,6 +57,7 @@ class Edge:
         self._verifier = verifier
         self._requests = requests
         self._signals = signals
+        self._keys = settings.service_keys()
 
     def _refused(
         self, kind: SecurityKind | None, code: ErrorCode, reason: str, scope: Scope, **fields: Any
@@ -113,6 +118,8 @@ class Edge:
             return error_response(ErrorCode.TOO_LARGE, f"the body is over {limit} bytes")
         if scope["path"] == OPENAPI_PATH:
             return None
+        if scope["path"].startswith(SERVER_PREFIX):
+            return self._admit_service(scope, headers)
         token = extract_http_token(
             headers.get("authorization"), headers.get("cookie"), self._settings.jwt_cookie
         )
@@ -138,6 +145,24 @@ class Edge:
             )
             return error_response(ErrorCode.RATE_LIMITED, message, {"Retry-After": str(wait)})
         scope.setdefault("state", {})["identity"] = who
+        return None
+
+    def _admit_service(self, scope: Scope, headers: Headers) -> Response | None:
+        """A backend service's request: a configured service API key, within its rate."""
+        scheme, _, presented = (headers.get("authorization") or "").partition(" ")
+        key = find_key(self._keys, presented.strip()) if scheme.lower() == "bearer" else None
+        if key is None:
+            message = "a service API key is required: Authorization: Bearer <key>"
+            self._refused(SecurityKind.AUTH_FAILED, ErrorCode.UNAUTHENTICATED, message, scope)
+            challenge = {"WWW-Authenticate": "Bearer"}
+            return error_response(ErrorCode.UNAUTHENTICATED, message, challenge)
+        wait = self._requests.take(("service", key.name))
+        if wait:
+            message = "too many requests; slow down"
+            reason = f"service key {key.name!r}: {message}"
+            self._refused(SecurityKind.RATE_LIMITED, ErrorCode.RATE_LIMITED, reason, scope)
+            return error_response(ErrorCode.RATE_LIMITED, message, {"Retry-After": str(wait)})
+        scope.setdefault("state", {})["service_key"] = key
         return None
 
     async def _read_body(self, headers: Headers, receive: Receive) -> bytes | None:

@@ -21,10 +21,15 @@ class NatsRevocations:
         self._nc = nc
 
     async def room_left(
-        self, tenant: str, room: str, reason: LeftReason, users: list[tuple[str, str]]
+        self,
+        tenant: str,
+        room: str,
+        reason: LeftReason,
+        users: list[tuple[str, str]],
+        keep: list[tuple[str, str]] | None = None,
     ) -> None:
-        """Revoke `users` (or every socket, for an empty list) in `room` of `tenant`."""
+        """Revoke `users` (or every socket but `keep`'s, for an empty list) in `room`."""
         payload = RoomLeft(room=room, reason=reason).model_dump(mode="json")
-        headers, body = delivery.encode("room:left", payload, revoke=users)
+        headers, body = delivery.encode("room:left", payload, revoke=users, keep=keep or ())
         await self._nc.publish(Room.explicit(tenant, room).subject, body, headers=headers)
         await self._nc.flush()
