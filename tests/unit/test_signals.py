@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,6 +23,8 @@ from roomcast.platform.logs import JsonFormatter, Redactor
 from roomcast.platform.metrics import MetricSet, status_class
 from roomcast.platform.security import SecurityEvents
 from services.gateway.auth import AuthError
+from services.gateway.edge_watch import EdgeEngineIO, watch
+from services.gateway.http.timing import route_template
 from services.gateway.metrics import EVENT_NAMES, OUTCOMES, room_families
 from services.gateway.signals import GatewaySignals
 from services.rooms.audit import RoomAudit
@@ -353,3 +356,51 @@ async def test_which_commands_are_admin_actions(
     if action is not None and "userId" in fields:
         event = SecurityEvent.model_validate_json(nc.published[0][1])
         assert (event.room, event.target_user_id) == ("lobby", "u")
+
+
+# the edge ------------------------------------------------------------------------
+
+
+async def test_the_edge_watch_reports_oversized_frames_and_bodies() -> None:
+    nc = FakeNats()
+    signals = gateway_signals(nc)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            await receive()
+        else:
+            await send({"type": "http.response.start", "status": 413, "headers": []})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.disconnect", "code": 1009}
+
+    async def send(message: Any) -> None:
+        return None
+
+    watched = watch(app, signals)
+    await watched({"type": "websocket", "path": "/socket.io/"}, receive, send)
+    await watched({"type": "http", "path": "/socket.io/", "client": ("1.2.3.4", 9)}, receive, send)
+    await watched({"type": "http", "path": "/api/x"}, receive, send)  # not the Socket.IO path
+    await signals.security.settle()
+    reasons = [SecurityEvent.model_validate_json(body).reason for _, body in nc.published]
+    assert reasons == [
+        "a WebSocket frame over the frame limit",
+        "a long-polling body over the frame limit",
+    ]
+
+
+def test_engineio_reports_a_refused_origin_once_per_request() -> None:
+    server = EdgeEngineIO(async_mode="asgi", cors_allowed_origins=["http://app.example"])
+    seen: list[str] = []
+    server.on_bad_origin = lambda origin, environ: seen.append(origin)
+    bad = {"HTTP_ORIGIN": "http://evil.example"}
+    good = {"HTTP_ORIGIN": "http://app.example"}
+    for environ in (bad, bad, good):
+        server._cors_allowed_origins(environ)
+    assert seen == ["http://evil.example"]
+
+
+def test_http_routes_are_labelled_by_template() -> None:
+    route = SimpleNamespace(path="/api/chat-rooms/{id}")
+    assert route_template({"route": route}) == "/api/chat-rooms/{id}"
+    assert route_template({}) == "unmatched"
