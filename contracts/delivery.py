@@ -12,6 +12,9 @@ headers:
 - `Rc-Revoke`: the delivery ends subscriptions (`room:left`): `*` for every socket in
   the room, else a JSON array of `[tenant, userId]` pairs whose sockets leave it. Each
   such socket gets the event, then is taken out of the room on that gateway.
+- `Rc-Published`: when the publisher built the delivery, in seconds since the Unix epoch
+  (microseconds); gateways observe the time from it to the socket writes
+  (`roomcast_gateway_delivery_latency_seconds`). Optional.
 - `Rc-Keep`: with `Rc-Revoke: *`, a JSON array of `[tenant, userId]` pairs whose
   sockets stay (a room turned private keeps its members).
 
@@ -20,6 +23,7 @@ Any backend may publish a delivery with `encode`; gateways read it with `decode`
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +35,7 @@ SKIP_SID = "Rc-Skip-Sid"
 SKIP_SUBJECTS = "Rc-Skip"
 REVOKE = "Rc-Revoke"
 REVOKE_ALL = "*"
+PUBLISHED = "Rc-Published"
 KEEP = "Rc-Keep"
 
 
@@ -44,6 +49,8 @@ class Delivery:
     skip_subjects: tuple[str, ...] = field(default=())
     revoke_all: bool = False
     revoke_users: frozenset[tuple[str, str]] = field(default=frozenset())
+    published: float | None = None
+    """When the publisher built it (`Rc-Published`), if it said."""
     keep_users: frozenset[tuple[str, str]] = field(default=frozenset())
     """With `revoke_all`: the users whose sockets stay in the room."""
 
@@ -76,7 +83,7 @@ def encode(
     Returns:
         `(headers, body)` for `nats.publish(subject, body, headers=headers)`.
     """
-    headers = {EVENT: event}
+    headers = {EVENT: event, PUBLISHED: f"{time.time():.6f}"}
     if skip_sid:
         headers[SKIP_SID] = skip_sid
     if skip_subjects:
@@ -94,6 +101,7 @@ def decode(headers: Mapping[str, str] | None, body: bytes) -> Delivery:
         raise ValueError("delivery without an Rc-Event header")
     skip = headers.get(SKIP_SUBJECTS)
     revoke = headers.get(REVOKE)
+    published = headers.get(PUBLISHED)
     keep = headers.get(KEEP) if revoke == REVOKE_ALL else None
     return Delivery(
         event=headers[EVENT],
@@ -102,8 +110,17 @@ def decode(headers: Mapping[str, str] | None, body: bytes) -> Delivery:
         skip_subjects=tuple(skip.split(",")) if skip else (),
         revoke_all=revoke == REVOKE_ALL,
         revoke_users=_revoked_users(revoke) if revoke and revoke != REVOKE_ALL else frozenset(),
+        published=_seconds(published) if published else None,
         keep_users=_revoked_users(keep) if keep else frozenset(),
     )
+
+
+def _seconds(raw: str) -> float | None:
+    """A `Rc-Published` value, or None when it is not a number (the delivery still goes)."""
+    try:
+        return float(raw)
+    except ValueError:
+        return None
 
 
 def _revoked_users(raw: str) -> frozenset[tuple[str, str]]:

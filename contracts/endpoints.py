@@ -97,6 +97,7 @@ from contracts.presence import (
     ReportReply,
 )
 from contracts.recovery import RecoverChunk, RecoverRequest
+from contracts.security import SecurityEvent
 from contracts.sessions import DisconnectUser
 from contracts.tenants import (
     GetTenantSettings,
@@ -177,6 +178,9 @@ class Broadcast:
         publishers: who publishes it.
         subscribers: who listens.
         description: what it announces.
+        parameters: for a subject with ids in it, their names (`PARAMETERS`); the
+            subject is then the address, with `{parameter}` in place of each.
+        build: for such a subject, its `contracts.subjects` builder.
     """
 
     name: str
@@ -185,6 +189,8 @@ class Broadcast:
     publishers: tuple[str, ...]
     subscribers: tuple[str, ...]
     description: str
+    parameters: tuple[str, ...] = ()
+    build: Callable[..., str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +274,8 @@ PARAMETERS: dict[str, str] = {
     "entityType": "Entity type, e.g. `event`.",
     "entityId": "Entity id within its type.",
     "event": "A client event's name, e.g. `progress:video`.",
+    "securityKind": "Kind of security event (`contracts.security.SecurityKind`), e.g. "
+    "`auth_failed`.",
 }
 """What each subject parameter holds; every one is encoded with
 `contracts.tokens.encode_token`, so it is always exactly one subject token."""
@@ -853,7 +861,30 @@ DISCONNECT_USER = Broadcast(
 )
 """`disconnect_user(tenant, user)`: a backend service → every gateway."""
 
-BROADCASTS: tuple[Broadcast, ...] = (TENANT_SETTINGS_CHANGED, POLICY_REVOKED, DISCONNECT_USER)
+SECURITY_EVENTS = Broadcast(
+    name="security",
+    subject=_address(subjects.security_event, ("tenant", "securityKind")),
+    payload=SecurityEvent,
+    publishers=("gateway", "rooms"),
+    subscribers=("audit and SIEM consumers (nothing in roomcast subscribes)",),
+    description="A security event (seed 002): a failed authentication (with the reason), "
+    "a refused namespace or origin, a cross-tenant attempt, a rate limit hit, an oversized "
+    "frame, or an admin action on a room or its members. `{tenant}` is the tenant "
+    "concerned, or `~none` when no token was verified. Published fire-and-forget (lost "
+    "while NATS is away, never delaying the request), also written to the "
+    "`roomcast.security` log and counted in `roomcast_security_events_total{kind}`. "
+    "Never carries a token, a secret or a message body.",
+    parameters=("tenant", "securityKind"),
+    build=subjects.security_event,
+)
+"""`contracts.security`: subscribe to `subjects.security_all()`."""
+
+BROADCASTS: tuple[Broadcast, ...] = (
+    TENANT_SETTINGS_CHANGED,
+    POLICY_REVOKED,
+    DISCONNECT_USER,
+    SECURITY_EVENTS,
+)
 """Every broadcast event."""
 
 # deliveries ------------------------------------------------------------------------
@@ -865,6 +896,11 @@ DELIVERY_HEADERS: tuple[Header, ...] = (
         delivery.SKIP_SUBJECTS,
         "Comma-separated delivery subjects an earlier copy of this message went to; "
         "sockets in any of them are skipped, so each socket gets one copy.",
+    ),
+    Header(
+        delivery.PUBLISHED,
+        "When the publisher built the delivery, seconds since the Unix epoch with "
+        "microseconds (optional): gateways measure publish-to-socket latency from it.",
     ),
 )
 """Headers of every delivery (`contracts.delivery.encode`)."""

@@ -17,6 +17,7 @@ Layout (prefix `roomcast.v1`):
 - `log.<tenant>...`: the JetStream message log (durability point, per-room `seq`).
 - `entity.<tenant>.<type>.<id>`: entity lifecycle events (JetStream).
 - `client.<tenant>.<event>`: client events forwarded to backend services (JetStream).
+- `security.<tenant>.<kind>`: security events (`contracts.security`), plain publishes.
 """
 
 from __future__ import annotations
@@ -390,6 +391,50 @@ def dead_letter(source: str) -> str:
 def dead_letter_all() -> str:
     """Every subject of the dead-letter stream."""
     return _join("dlq", ">")
+
+
+# security events -----------------------------------------------------------------
+
+NO_TENANT = "~none"
+"""The tenant token of a security event with no known tenant (a refused token, an
+unknown namespace). `encode_token` never produces it (there `~` is always followed by two
+hex digits), so it cannot be mistaken for a tenant's token."""
+
+
+def security_event(tenant: str | None, kind: str) -> str:
+    """A security event (`contracts.security.SecurityEvent`) of `kind` about `tenant`."""
+    token = encode_token(tenant) if tenant else NO_TENANT
+    return _join("security", token, encode_token(kind))
+
+
+def security_all() -> str:
+    """Every security event."""
+    return _join("security", ">")
+
+
+def delivery_kind(subject: str) -> str:
+    """The kind of room a delivery subject names: `user`, `tenant`, `tenant_role`,
+    `tenant_admins`, `room`, `role`, `manage`, or `other` (for metrics labels)."""
+    parts = subject.split(".", 6)
+    if len(parts) < 5 or parts[2] != "deliver":
+        return "other"
+    if parts[3] == "t" and len(parts) > 5:
+        return _TENANT_ROOM_KINDS.get(parts[5], "other")
+    if parts[3] == "g":
+        return _GLOBAL_ROOM_KINDS.get(parts[4], "other")
+    return "other"
+
+
+_TENANT_ROOM_KINDS = {
+    "user": "user",
+    "all": "tenant",
+    "role": "tenant_role",
+    "admins": "tenant_admins",
+    "room": "room",
+}
+_GLOBAL_ROOM_KINDS = {"role": "role", "manage": "manage"}
+DELIVERY_KINDS = (*_TENANT_ROOM_KINDS.values(), *_GLOBAL_ROOM_KINDS.values(), "other")
+"""Every value `delivery_kind` returns."""
 
 
 # JetStream API -------------------------------------------------------------------

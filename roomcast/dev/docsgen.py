@@ -382,6 +382,7 @@ def asyncapi() -> dict[str, Any]:
             "address": b.subject,
             "title": b.name,
             "description": b.description,
+            **({"parameters": _parameters(b.parameters)} if b.parameters else {}),
             "messages": {b.payload.__name__: message(b.payload, "validation")},
         }
         operations[b.name] = {

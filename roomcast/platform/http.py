@@ -74,7 +74,8 @@ def platform_app(
             body = json.dumps({"ok": ok, "dependencies": results}).encode()
             await _respond(send, 200 if ok else 503, body, JSON_TYPE)
         elif path == "/metrics":
-            metrics.record(await run_checks(checks))
+            results, _ = await asyncio.gather(run_checks(checks), metrics.refresh())
+            metrics.record(results)
             await _respond(send, 200, metrics.render(), CONTENT_TYPE)
         elif path in extra:
             await _respond(send, 200, json.dumps(dict(extra[path]())).encode(), JSON_TYPE)

@@ -14,7 +14,7 @@ port, written into the ready file as `health_port` / `health_url`):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,7 +28,7 @@ from roomcast.platform.checks import (
     sql_check,
 )
 from roomcast.platform.http import HttpListener, platform_app
-from roomcast.platform.metrics import ServiceMetrics, gateway_collector
+from roomcast.platform.metrics import MetricSet, ServiceMetrics, gateway_collector
 from roomcast.platform.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ class PlatformListener:
         postgres: The service's engine, when it uses PostgreSQL.
         redis: The service's Redis client, when it uses Redis.
         gateway_stats: A gateway's `stats()`: exported as metrics and as `/statz`.
+        metric_sets: The service's own metrics (`roomcast.platform.metrics.MetricSet`).
     """
 
     def __init__(
@@ -53,6 +54,7 @@ class PlatformListener:
         postgres: AsyncEngine | None = None,
         redis: Pingable | None = None,
         gateway_stats: Callable[[], Mapping[str, int]] | None = None,
+        metric_sets: Sequence[MetricSet] = (),
     ) -> None:
         checks: dict[str, Check] = {"nats": nats_check(nats)}
         if postgres is not None:
@@ -60,7 +62,7 @@ class PlatformListener:
         if redis is not None:
             checks["redis"] = redis_check(redis)
         collectors = (gateway_collector(gateway_stats),) if gateway_stats else ()
-        self.metrics = ServiceMetrics(nats, collectors)
+        self.metrics = ServiceMetrics(nats, collectors, metric_sets)
         routes = {"/statz": gateway_stats} if gateway_stats else None
         app = platform_app(checks, self.metrics, routes)
         self._http = HttpListener(app, settings.health_host, settings.health_port)

@@ -75,7 +75,10 @@ class TextFormatter(logging.Formatter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, service, logger, message[, exc]."""
+    """One JSON object per line: ts, level, service, logger, message[, fields][, exc].
+
+    `fields` is the record's `extra={"fields": {...}}` mapping, when it has one (the
+    security events' structured fields)."""
 
     def __init__(self, service: str, redact: Redactor) -> None:
         super().__init__()
@@ -84,13 +87,18 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as one line of JSON, masked."""
-        out = {
+        out: dict[str, object] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "service": self.service,
             "logger": record.name,
             "message": self.redact(_message(record)),
         }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            out["fields"] = {
+                k: self.redact(v) if isinstance(v, str) else v for k, v in fields.items()
+            }
         if record.exc_info:
             out["exc"] = self.redact(self.formatException(record.exc_info))
         return json.dumps(out, ensure_ascii=False)

@@ -47,7 +47,8 @@ async def run_service(
         settings: its settings (NATS URL, instance id, health listener).
         start: builds the service on a connected client and returns its stop.
         dependencies: what `/readyz` checks besides NATS (`postgres=engine`,
-            `redis=client`), passed to the platform listener.
+            `redis=client`) and the service's own metrics (`metric_sets=(...)`), passed
+            to the platform listener.
     """
     name = instance_name(settings.instance_id, service)
     guard = NatsGuard(service)

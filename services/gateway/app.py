@@ -26,6 +26,7 @@ from roomcast.platform.runtime import (
 )
 from roomcast.platform.settings import describe, load_settings
 from services.gateway.auth import TokenVerifier
+from services.gateway.edge_watch import watch
 from services.gateway.http import API_PREFIX, ApiDeps, ApiLimits, build_api
 from services.gateway.server import Gateway
 from services.gateway.settings import GatewaySettings
@@ -95,12 +96,15 @@ async def serve(settings: GatewaySettings) -> None:
     await gw.forwarder.start()
     await gw.disconnects.start()
     gw.presence.start()
-    platform = PlatformListener(settings, guard, gateway_stats=gw.stats)
+    platform = PlatformListener(
+        settings, guard, gateway_stats=gw.stats, metric_sets=gw.signals.metric_sets()
+    )
     await platform.start()
-    api = build_api(ApiDeps(settings, nc, verifier, ApiLimits.from_settings(settings)))
+    limits = ApiLimits.from_settings(settings)
+    api = build_api(ApiDeps(settings, nc, verifier, limits, signals=gw.signals))
     other = public_app(api, health_app(gw))
     asgi = gw.fanout.transports.wrap(
-        socketio.ASGIApp(gw.sio, other_asgi_app=other, socketio_path="socket.io")
+        watch(socketio.ASGIApp(gw.sio, other_asgi_app=other, socketio_path="socket.io"), gw.signals)
     )
     config = uvicorn.Config(
         asgi,
@@ -134,6 +138,7 @@ async def serve(settings: GatewaySettings) -> None:
         if s.expiry is not None:
             s.expiry.cancel()
     await gw.presence.stop()
+    await gw.signals.security.settle()
     await platform.stop()
     guard.stopping()
     await nc.drain()

@@ -14,10 +14,13 @@ from pydantic import ValidationError
 from contracts import endpoints
 from contracts.access import auto_rooms
 from contracts.client import echoable_client_id
+from contracts.delivery import Delivery
 from contracts.errors import ErrorCode, ServiceError
 from contracts.notifications import COUNT_EVENT
 from contracts.tenants import RegisterMember
 from roomcast.platform import bus
+from roomcast.platform.runtime import instance_name
+from roomcast.platform.security import SecurityEvents
 from services.gateway import codec
 from services.gateway.auth import (
     AuthError,
@@ -33,11 +36,13 @@ from services.gateway.forwarding import Forwarder
 from services.gateway.frames import Refusals
 from services.gateway.handlers import HANDLERS, SEND_EVENTS
 from services.gateway.limits import TokenBucket
+from services.gateway.metrics import GatewayHosting
 from services.gateway.notifications import NotificationCounts
 from services.gateway.presence import PresenceReporter
 from services.gateway.recovery import Recovery, requested_since
 from services.gateway.sessions import NAMESPACES, Session
 from services.gateway.settings import GatewaySettings
+from services.gateway.signals import GatewaySignals
 from services.gateway.sio_server import UNNAMED_EVENT, StrictServer
 
 log = logging.getLogger(__name__)
@@ -75,11 +80,16 @@ class Gateway:
         self.counts = NotificationCounts(
             nc, self.sessions, self._send_count, settings.request_timeout, self._members
         )
-        self.fanout.on_delivered = self.counts.delivered
         self.forwarder = Forwarder(settings, nc)
         self.disconnects = UserDisconnects(
             self.sio, nc, self.sessions, self._end_expired, settings.request_timeout
         )
+        self.signals = GatewaySignals(
+            SecurityEvents("gateway", instance_name(settings.instance_id, "gateway"), nc)
+        )
+        self.signals.metrics.watch(GatewayHosting(self.sio, self.sessions, self.fanout, NAMESPACES))
+        self.fanout.on_delivered = self._delivered
+        self.sio.eio.on_bad_origin = self.signals.origin_refused
         self.sio.on("connect", self._refuse_namespace, namespace="*")
         for ns in NAMESPACES:
             self.sio.on("connect", self._make_connect(ns), namespace=ns)
@@ -98,6 +108,10 @@ class Gateway:
             "closed_for_bad_frames": self.refusals.closed,
             "library_errors": self.refusals.library_errors,
         }
+
+    def _delivered(self, subject: str, item: Delivery) -> None:
+        self.counts.delivered(subject, item)
+        self.signals.delivered(item)
 
     def _owner_of(self, sid: str) -> tuple[str, str] | None:
         s = self.sessions.get(sid)
@@ -153,6 +167,7 @@ class Gateway:
     # connection lifecycle ------------------------------------------------------
 
     async def _refuse_namespace(self, namespace: str, sid: str, *args: Any) -> None:
+        self.signals.unknown_namespace(namespace, args[0] if args else {})
         message = f"unknown namespace {namespace[:64]!r}; use /tenant or /manage"
         raise socketio.exceptions.ConnectionRefusedError(
             message, {"code": str(ErrorCode.FORBIDDEN), "message": message}
@@ -163,11 +178,13 @@ class Gateway:
             try:
                 await self._connect(sid, namespace, environ, auth)
             except AuthError as exc:
+                self.signals.connect_refused(namespace, exc, environ)
                 raise socketio.exceptions.ConnectionRefusedError(
                     exc.message, {"code": str(exc.code), "message": exc.message}
                 ) from None
             except Exception:
                 log.exception("connect failed on %s", namespace)
+                self.signals.connect_failed()
                 await self._forget(sid)
                 message = "the gateway could not set up the connection; retry"
                 raise socketio.exceptions.ConnectionRefusedError(
@@ -181,7 +198,11 @@ class Gateway:
         if token is None:
             raise AuthError("a token is required")
         verified = await self.verifier.verify(token)
-        check_namespace(namespace, verified.identity.role, self.settings)
+        try:
+            check_namespace(namespace, verified.identity.role, self.settings)
+        except AuthError as exc:
+            exc.identity = verified.identity
+            raise
         s = Session(
             sid=sid,
             namespace=namespace,
@@ -241,7 +262,11 @@ class Gateway:
 
     def _make_dispatch(self, namespace: str) -> Any:
         async def on_event(event: str, sid: str, *args: Any) -> Ack:
+            started = time.perf_counter()
             ack = await self._dispatch(event, sid, args)
+            s = self.sessions.get(sid)
+            who, manage = (s.identity, s.on_manage) if s is not None else (None, False)
+            self.signals.event(event, ack, started, who, manage, args[0] if args else None)
             if not ack["ok"] and event in SEND_EVENTS:
                 client_id = args[0].get("clientId") if args and isinstance(args[0], dict) else None
                 error = {**ack["error"], "clientId": echoable_client_id(client_id)}

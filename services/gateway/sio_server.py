@@ -9,6 +9,7 @@ import socketio
 from socketio import packet
 
 from contracts.errors import ErrorCode
+from services.gateway.edge_watch import EdgeEngineIO
 from services.gateway.envelope import fail
 from services.gateway.frames import (
     EdgeWebSocket,
@@ -56,6 +57,9 @@ class StrictServer(socketio.AsyncServer):  # type: ignore[misc]
         refusals.bad_session = self._bad_polling
         self.transports: Transports | None = None
         """Where a closed Engine.IO socket's TCP connection is cut if it lingers."""
+
+    def _engineio_server_class(self) -> Any:
+        return EdgeEngineIO  # reports refused origins (`edge_watch`)
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         try:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from contracts import endpoints
 from contracts.explicit_rooms import Authorize
 from contracts.identity import SUPER_ADMIN, Identity
+from contracts.subjects import LOG_STREAM
 from roomcast.platform import bus
 from roomcast.platform.backbone import database_connect_args
 from roomcast.platform.runtime import run, setup_logging
@@ -30,6 +31,7 @@ from services.persistence.adapters.log_consumer import LogConsumer
 from services.persistence.adapters.log_reader import LogReader
 from services.persistence.adapters.sql import SqlMessageStore
 from services.persistence.handlers import ReadHandlers
+from services.persistence.metrics import PersistenceMetrics
 from services.persistence.notifications.deliveries import NatsDeliveries
 from services.persistence.notifications.handlers import NotificationHandlers
 from services.persistence.notifications.rooms import NatsRoomDirectory
@@ -62,6 +64,7 @@ def make_engine(settings: PersistenceSettings) -> AsyncEngine:
 async def serve(settings: PersistenceSettings) -> None:
     """Run one persistence replica until SIGINT/SIGTERM."""
     engine = make_engine(settings)
+    metrics = PersistenceMetrics(settings.persistence_consumer, LOG_STREAM)
 
     async def start(nc: NATS) -> Stop:
         store = SqlMessageStore(engine)
@@ -90,6 +93,8 @@ async def serve(settings: PersistenceSettings) -> None:
             retry_max=settings.persistence_retry_max,
             stopping=stopping,
         )
+
+        metrics.watch(js, writer.counters)
 
         async def authorize_room(who: Identity, tenant: str, room: str) -> str:
             ask = Authorize(
@@ -135,7 +140,7 @@ async def serve(settings: PersistenceSettings) -> None:
 
         return stop
 
-    await run_service("persistence", settings, start, postgres=engine)
+    await run_service("persistence", settings, start, postgres=engine, metric_sets=(metrics,))
 
 
 def _exit_unless_stopping(task: asyncio.Task[None], stopping: asyncio.Event) -> None:

@@ -15,6 +15,7 @@ from roomcast.platform.service import Stop, run_service
 from roomcast.platform.settings import describe, load_settings
 from services.presence.adapters.store import RedisPresenceStore
 from services.presence.handlers import serve_presence
+from services.presence.metrics import PresenceMetrics
 from services.presence.service import PresenceService
 from services.presence.settings import PresenceSettings
 from services.presence.sweeper import Sweeper
@@ -37,6 +38,7 @@ def redis_client(settings: PresenceSettings) -> aioredis.Redis:
 async def serve(settings: PresenceSettings) -> None:
     """Run one presence replica until SIGINT/SIGTERM."""
     client = redis_client(settings)
+    metrics = PresenceMetrics()
 
     async def start(nc: NATS) -> Stop:
         store = RedisPresenceStore(client, settings.presence_key_prefix, settings.timing())
@@ -45,6 +47,7 @@ async def serve(settings: PresenceSettings) -> None:
             await nc.publish(subject, body, headers=headers)
 
         service = PresenceService(store, publish, settings.presence_sweep_batch)
+        metrics.watch(service)
         sweeper = Sweeper(service, settings.presence_sweep_interval)
         served = await serve_presence(nc, service, settings.presence_workers)
         sweeper.start()
@@ -57,7 +60,7 @@ async def serve(settings: PresenceSettings) -> None:
 
         return stop
 
-    await run_service("presence", settings, start, redis=client)
+    await run_service("presence", settings, start, redis=client, metric_sets=(metrics,))
 
 
 def main() -> None:

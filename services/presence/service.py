@@ -30,6 +30,8 @@ class PresenceService:
         self._publish = publish
         self._budget = sweep_budget
         self.announced = 0
+        self.online_announced = 0
+        """Of `announced`, the changes that brought a user online (the rest went offline)."""
 
     async def report(self, report: GatewayReport) -> ReportReply:
         """Apply a gateway's report, then announce the changes it caused.
@@ -77,3 +79,4 @@ class PresenceService:
         for item in outgoing(changes, ts):
             await self._publish(item.subject, item.body, item.headers)
         self.announced += len(changes)
+        self.online_announced += sum(1 for change in changes if change.online)

@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from contracts.endpoints import ENTITY_CONSUMER
 from contracts.policies import Revoked
 from roomcast.platform.backbone import database_connect_args
-from roomcast.platform.runtime import run, setup_logging
+from roomcast.platform.metrics import dead_letters
+from roomcast.platform.runtime import instance_name, run, setup_logging
+from roomcast.platform.security import SecurityEvents
 from roomcast.platform.service import Stop, run_service
 from roomcast.platform.settings import load_settings
 from roomcast.platform.streams import ensure_entity_stream, ensure_log_stream, open_dlq_stream
@@ -25,11 +27,13 @@ from services.rooms.adapters.policy_nats import NatsPolicies
 from services.rooms.adapters.revocations import NatsRevocations
 from services.rooms.adapters.rooms_sql import SqlRoomStore
 from services.rooms.adapters.sql import SqlDirectory
+from services.rooms.audit import RoomAudit
 from services.rooms.domain.decisions import DecisionCache
 from services.rooms.entities import EntityEvents, EntityLifecycle
 from services.rooms.explicit import ExplicitRooms
 from services.rooms.explicit_handlers import ExplicitRoomHandlers
 from services.rooms.handlers import RoomsHandlers
+from services.rooms.metrics import RoomsMetrics
 from services.rooms.policies.access import RoomAccess
 from services.rooms.policies.declared import DeclaredPolicies, DeclaredRegistry
 from services.rooms.policies.handlers import PolicyHandlers, announce_on
@@ -49,8 +53,11 @@ async def serve(settings: RoomsSettings) -> None:
         pool_pre_ping=True,
         connect_args=database_connect_args(settings),
     )
+    security = SecurityEvents("rooms", instance_name(settings.instance_id, "rooms"), None)
+    metrics = RoomsMetrics()
 
     async def start(nc: NATS) -> Stop:
+        security.nc = nc
         js = nc.jetstream()
         epoch = await ensure_log_stream(
             js, settings.log_max_age, settings.log_duplicate_window, settings.stream_replicas
@@ -77,7 +84,7 @@ async def serve(settings: RoomsSettings) -> None:
 
         kinds = PolicyKinds(access, registry, revocations, announce)
         messages = RoomMessages(access, message_log, publish, epoch)
-        explicit = ExplicitRoomHandlers(rooms, messages, access)
+        explicit = ExplicitRoomHandlers(rooms, messages, access, RoomAudit(security, metrics))
         handlers = RoomsHandlers(nc, service, settings.rooms_workers, explicit)
         policy_handlers = PolicyHandlers(access, kinds)
         await handlers.start()
@@ -93,6 +100,7 @@ async def serve(settings: RoomsSettings) -> None:
             settings.entity_max_deliveries,
             retry_max=settings.entity_retry_max,
         )
+        metrics.add(dead_letters(ENTITY_CONSUMER, lambda: entity_events.dead_lettered))
         stopping = asyncio.Event()
         consuming = asyncio.create_task(consumer.run(entity_events.handle, stopping))
         consuming.add_done_callback(lambda task: _exit_unless_stopping(task, stopping))
@@ -104,11 +112,13 @@ async def serve(settings: RoomsSettings) -> None:
             stopping.set()
             await handlers.stop()
             await asyncio.gather(consuming, return_exceptions=True)
+            await security.settle()
             await engine.dispose()
 
         return stop
 
-    await run_service("rooms", settings, start, postgres=engine)
+    sets = (metrics, security.metrics)
+    await run_service("rooms", settings, start, postgres=engine, metric_sets=sets)
 
 
 def _exit_unless_stopping(task: asyncio.Task[None], stopping: asyncio.Event) -> None:

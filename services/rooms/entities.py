@@ -86,6 +86,8 @@ class EntityEvents:
         self._max_deliveries = max_deliveries
         self._retry_first = retry_first
         self._retry_max = retry_max
+        self.dead_lettered = 0
+        """Events dead-lettered since start (`roomcast_dead_letters_total`)."""
 
     def backoff(self, deliveries: int) -> float:
         """Seconds before the next delivery after the `deliveries`-th failed."""
@@ -129,6 +131,7 @@ class EntityEvents:
     async def _give_up(self, delivery: Delivery, reason: str) -> None:
         log.error("dead-lettering entity event %d (%s): %s", delivery.seq, delivery.subject, reason)
         await self._dead_letters.send(delivery, reason)
+        self.dead_lettered += 1
         await delivery.ack()
 
 

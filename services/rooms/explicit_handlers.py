@@ -7,7 +7,9 @@ from nats.aio.client import Client as NATS
 from contracts import endpoints as e
 from contracts import explicit_rooms as x
 from contracts.tenants import OkReply
-from roomcast.platform.bus import Served, serve
+from roomcast.platform import bus
+from roomcast.platform.bus import Served
+from services.rooms.audit import RoomAudit, audited
 from services.rooms.explicit import ExplicitRooms
 from services.rooms.policies.access import RoomAccess
 from services.rooms.room_send import RoomMessages
@@ -21,13 +23,16 @@ class ExplicitRoomHandlers:
         rooms: ExplicitRooms,
         messages: RoomMessages | None = None,
         access: RoomAccess | None = None,
+        audit: RoomAudit | None = None,
     ) -> None:
         self._rooms = rooms
         self._messages = messages
         self._access = access or RoomAccess.explicit_only(rooms)
+        self._audit = audit
 
     async def start(self, nc: NATS, workers: int) -> list[Served]:
         """Join the `rooms` queue group on every explicit-room endpoint."""
+        serve = audited(bus.serve, self._audit)  # admin actions and cross-tenant refusals
         served = [
             await serve(nc, e.ROOM_CREATE, self.create, workers),
             await serve(nc, e.ROOM_GET, self.get, workers),

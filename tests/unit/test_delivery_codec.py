@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
 import pytest
 
@@ -21,8 +23,18 @@ def test_round_trip() -> None:
 
 def test_optional_headers_are_omitted() -> None:
     headers, _ = delivery.encode("user:online", {})
-    assert headers == {delivery.EVENT: "user:online"}
+    assert headers.keys() == {delivery.EVENT, delivery.PUBLISHED}
     assert delivery.decode(headers, b"{}").skip_subjects == ()
+
+
+def test_the_publish_time_travels_and_a_bad_one_is_ignored() -> None:
+    before = time.time()
+    headers, body = delivery.encode("chat:message", {})
+    published = delivery.decode(headers, body).published
+    assert published is not None and before - 0.001 <= published <= time.time()
+    bad = {**headers, delivery.PUBLISHED: "soon"}
+    assert delivery.decode(bad, body).published is None
+    assert delivery.decode({delivery.EVENT: "x"}, body).published is None
 
 
 @pytest.mark.parametrize("headers", [None, {}, {delivery.EVENT: ""}])

@@ -52,6 +52,8 @@ HELPERS = {
     "client_event_all",
     "client_events_of",
     "jetstream_pull_next",
+    "security_all",
+    "delivery_kind",
 }
 """Builders of wildcards, filters and JetStream API subjects, not of roomcast endpoints."""
 
@@ -68,6 +70,7 @@ def test_every_subject_builder_is_declared() -> None:
     declared_builders = {d.build.__name__ for d in endpoints.DELIVERY_SUBJECTS} | {
         s.build.__name__ for s in endpoints.STREAM_SUBJECTS
     }
+    declared_builders |= {b.build.__name__ for b in endpoints.BROADCASTS if b.build}
     declared_builders |= {e.build.__name__ for e in endpoints.ENDPOINTS if e.build is not None}
     undeclared = {
         name
@@ -84,6 +87,7 @@ def test_declared_timeouts_are_the_callers() -> None:
 def test_every_parameter_is_described() -> None:
     used = {p for d in endpoints.DELIVERY_SUBJECTS for p in d.parameters}
     used |= {p for s in endpoints.STREAM_SUBJECTS for p in s.parameters}
+    used |= {p for b in endpoints.BROADCASTS for p in b.parameters}
     used |= {p for e in endpoints.ENDPOINTS for p in e.parameters}
     assert used <= set(endpoints.PARAMETERS)
 
@@ -91,6 +95,7 @@ def test_every_parameter_is_described() -> None:
 def test_addresses_name_their_parameters() -> None:
     assert endpoints.DELIVER_USER.address() == "roomcast.v1.deliver.t.{tenant}.user.{userId}"
     assert endpoints.LOG_DM.address() == "roomcast.v1.log.{tenant}.dm.{from}.{to}"
+    assert endpoints.SECURITY_EVENTS.subject == "roomcast.v1.security.{tenant}.{securityKind}"
 
 
 def test_the_gateway_envelope_matches_the_ack_models() -> None:

@@ -70,6 +70,7 @@ LONGEST_IDS = [
 
 NOT_ID_BUILDERS = {
     "log_kind": "parses a subject",
+    "delivery_kind": "parses a subject",
     "jetstream_pull_next": "takes stream and consumer names from settings, not ids",
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contracts.errors import ErrorCode, ServiceError
+from contracts.identity import Identity
 
 
 class AuthError(ServiceError):
@@ -14,3 +15,5 @@ class AuthError(ServiceError):
 
     def __init__(self, message: str, code: ErrorCode = ErrorCode.UNAUTHENTICATED) -> None:
         super().__init__(code, message)
+        self.identity: Identity | None = None
+        """Who was refused, when the token was verified (a namespace refusal)."""

@@ -19,6 +19,7 @@ from services.gateway.http import (
 )
 from services.gateway.http.deps import ApiDeps
 from services.gateway.http.edge import OPENAPI_PATH, Edge
+from services.gateway.http.timing import timed
 
 API_PREFIX = "/api"
 TITLE = "roomcast HTTP API"
@@ -75,6 +76,8 @@ def _drop_422(schema: dict[str, Any]) -> None:
 
 
 def build_api(deps: ApiDeps) -> ASGIApp:
-    """The HTTP API as served: `Edge` in front of the FastAPI app."""
+    """The HTTP API as served: `Edge` in front of the FastAPI app, timed when `deps`
+    has signals (`roomcast_http_request_duration_seconds`)."""
     app = build_fastapi(deps, deps.settings.jwt_cookie)
-    return Edge(app, deps.settings, deps.verifier, deps.limits.requests)
+    edge = Edge(app, deps.settings, deps.verifier, deps.limits.requests, deps.signals)
+    return timed(edge, deps.signals) if deps.signals is not None else edge

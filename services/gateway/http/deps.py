@@ -20,6 +20,7 @@ from services.gateway.auth import TokenVerifier
 from services.gateway.http.errors import RateLimited
 from services.gateway.limits import KeyedBuckets
 from services.gateway.settings import GatewaySettings
+from services.gateway.signals import GatewaySignals
 
 
 @dataclass(slots=True)
@@ -49,6 +50,8 @@ class ApiDeps:
     nc: NATS
     verifier: TokenVerifier
     limits: ApiLimits
+    signals: GatewaySignals | None = None
+    """Metrics and security events (None in unit tests of the routes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +90,11 @@ def caller(
             raise ServiceError(ErrorCode.INVALID, "a super_admin names the tenant: ?tenant=")
         return Caller(who, tenant, via_manage=True)
     if tenant is not None and tenant != who.tenant:
-        raise ServiceError(ErrorCode.FORBIDDEN, "you may only act in your own tenant")
+        message = "you may only act in your own tenant"
+        signals = gateway(request).signals
+        if signals is not None:
+            signals.cross_tenant(who, tenant, message, request.url.path)
+        raise ServiceError(ErrorCode.FORBIDDEN, message)
     return Caller(who, who.tenant, via_manage=False)
 
 
@@ -95,9 +102,11 @@ CallerDep = Annotated[Caller, Depends(caller)]
 GatewayDep = Annotated[ApiDeps, Depends(gateway)]
 
 
-def _limit(buckets: KeyedBuckets, what: str, who: Identity) -> None:
+def _limit(gw: ApiDeps, buckets: KeyedBuckets, what: str, who: Identity) -> None:
     wait = buckets.take((who.tenant, who.user_id))
     if wait:
+        if gw.signals is not None:
+            gw.signals.http_rate_limited(who, f"too many {what}")
         raise RateLimited(f"too many {what}; retry in {wait} s", wait)
 
 
@@ -106,9 +115,9 @@ def spend_room_change(gw: ApiDeps, who: Caller) -> None:
 
     Routes call it once the request is valid, so a refused request costs nothing.
     """
-    _limit(gw.limits.rooms, "room creations and deletions", who.identity)
+    _limit(gw, gw.limits.rooms, "room creations and deletions", who.identity)
 
 
 def spend_member_change(gw: ApiDeps, who: Caller) -> None:
     """Spend one of the caller's membership changes, or refuse `RATE_LIMITED`."""
-    _limit(gw.limits.members, "membership changes", who.identity)
+    _limit(gw, gw.limits.members, "membership changes", who.identity)

@@ -25,12 +25,14 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.errors import ErrorCode
+from contracts.security import SecurityKind
 from services.gateway.auth import AuthError, TokenVerifier, extract_http_token
 from services.gateway.http.errors import error_response
 from services.gateway.http.origins import origin_allowed, same_origins
 from services.gateway.limits import KeyedBuckets
 from services.gateway.service_keys import find_key
 from services.gateway.settings import GatewaySettings
+from services.gateway.signals import GatewaySignals
 
 OPENAPI_PATH = "/api/openapi.json"
 SERVER_PREFIX = "/api/server/"
@@ -48,12 +50,20 @@ class Edge:
         settings: GatewaySettings,
         verifier: TokenVerifier,
         requests: KeyedBuckets,
+        signals: GatewaySignals | None = None,
     ) -> None:
         self._app = app
         self._settings = settings
         self._verifier = verifier
         self._requests = requests
+        self._signals = signals
         self._keys = settings.service_keys()
+
+    def _refused(
+        self, kind: SecurityKind | None, code: ErrorCode, reason: str, scope: Scope, **fields: Any
+    ) -> None:
+        if self._signals is not None:
+            self._signals.http_refused(kind, code, reason, scope, **fields)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,6 +73,8 @@ class Edge:
         origin = headers.get("origin")
         if origin is not None:
             if not self._origin_ok(scope, headers, origin):
+                kind = SecurityKind.ORIGIN_REFUSED
+                self._refused(kind, ErrorCode.FORBIDDEN, "origin not allowed", scope, origin=origin)
                 refusal = error_response(ErrorCode.FORBIDDEN, "this origin may not call the API")
                 await refusal(scope, receive, send)
                 return
@@ -77,6 +89,9 @@ class Edge:
         body = await self._read_body(headers, receive)
         if body is None:
             limit = self._settings.max_frame_bytes
+            self._refused(
+                SecurityKind.FRAME_TOO_LARGE, ErrorCode.TOO_LARGE, "body over limit", scope
+            )
             await error_response(ErrorCode.TOO_LARGE, f"the body is over {limit} bytes")(
                 scope, receive, send
             )
@@ -97,6 +112,9 @@ class Edge:
         length = headers.get("content-length")
         limit = self._settings.max_frame_bytes
         if length is not None and (not length.isdigit() or int(length) > limit):
+            self._refused(
+                SecurityKind.FRAME_TOO_LARGE, ErrorCode.TOO_LARGE, "body over limit", scope
+            )
             return error_response(ErrorCode.TOO_LARGE, f"the body is over {limit} bytes")
         if scope["path"] == OPENAPI_PATH:
             return None
@@ -110,11 +128,21 @@ class Edge:
                 raise AuthError("a token is required: Authorization: Bearer, or the cookie")
             verified = await self._verifier.verify(token)
         except AuthError as exc:
+            self._refused(SecurityKind.AUTH_FAILED, exc.code, exc.message, scope)
             return error_response(exc.code, exc.message, {"WWW-Authenticate": "Bearer"})
         who = verified.identity
         wait = self._requests.take((who.tenant, who.user_id))
         if wait:
             message = "too many requests; slow down"
+            self._refused(
+                SecurityKind.RATE_LIMITED,
+                ErrorCode.RATE_LIMITED,
+                message,
+                scope,
+                tenant=who.tenant,
+                user_id=who.user_id,
+                role=who.role,
+            )
             return error_response(ErrorCode.RATE_LIMITED, message, {"Retry-After": str(wait)})
         scope.setdefault("state", {})["identity"] = who
         return None
@@ -125,11 +153,14 @@ class Edge:
         key = find_key(self._keys, presented.strip()) if scheme.lower() == "bearer" else None
         if key is None:
             message = "a service API key is required: Authorization: Bearer <key>"
+            self._refused(SecurityKind.AUTH_FAILED, ErrorCode.UNAUTHENTICATED, message, scope)
             challenge = {"WWW-Authenticate": "Bearer"}
             return error_response(ErrorCode.UNAUTHENTICATED, message, challenge)
         wait = self._requests.take(("service", key.name))
         if wait:
             message = "too many requests; slow down"
+            reason = f"service key {key.name!r}: {message}"
+            self._refused(SecurityKind.RATE_LIMITED, ErrorCode.RATE_LIMITED, reason, scope)
             return error_response(ErrorCode.RATE_LIMITED, message, {"Retry-After": str(wait)})
         scope.setdefault("state", {})["service_key"] = key
         return None
