@@ -95,7 +95,7 @@ async def serve(settings: RoomsSettings) -> None:
         consumer = EntityConsumer(js, ENTITY_CONSUMER, settings.entity_ack_wait)
         await consumer.ensure()
         entity_events = EntityEvents(
-            EntityLifecycle(SqlEntityStore(engine), revocations),
+            EntityLifecycle(SqlEntityStore(engine), revocations, store),
             JetStreamDeadLetters(js, ENTITY_CONSUMER),
             settings.entity_max_deliveries,
             retry_max=settings.entity_retry_max,

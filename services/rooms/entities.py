@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from contracts import subjects
 from contracts.entities import AnyEntityEvent, parse_entity_event
 from contracts.errors import ErrorCode, ServiceError
-from contracts.explicit_rooms import Visibility
+from contracts.explicit_rooms import RoomStatus, Visibility
 from contracts.messages import LeftReason
 from services.rooms.domain.entity_state import (
     Decision,
@@ -34,7 +34,8 @@ from services.rooms.domain.entity_state import (
     decide,
     touched_users,
 )
-from services.rooms.ports import DeadLetters, Delivery, EntityStore, Revocations
+from services.rooms.explicit import revoke_non_members
+from services.rooms.ports import DeadLetters, Delivery, EntityStore, Revocations, RoomStore
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,10 @@ log = logging.getLogger(__name__)
 class EntityLifecycle:
     """Applies entity events to registers and primary rooms."""
 
-    def __init__(self, store: EntityStore, revocations: Revocations) -> None:
+    def __init__(self, store: EntityStore, revocations: Revocations, rooms: RoomStore) -> None:
         self._store = store
         self._revocations = revocations
+        self._rooms = rooms
 
     async def apply(self, event: AnyEntityEvent) -> Decision:
         """Apply `event`; returns once its effects are stored and its `room:left` sent."""
@@ -59,6 +61,10 @@ class EntityLifecycle:
         try:
             if decision.revoke_all:
                 await self._revocations.room_left(event.tenant, room.room, LeftReason.ARCHIVED, [])
+            elif decision.made_private and room.status is not RoomStatus.DELETED:
+                await revoke_non_members(
+                    self._rooms, self._revocations, event.tenant, room.id, room.room
+                )
             # a public room stays readable by the tenant: its sockets stay (as for `leave`)
             if users and room.visibility is Visibility.PRIVATE:
                 await self._revocations.room_left(

@@ -154,25 +154,7 @@ class ExplicitRooms:
         return updated
 
     async def _private(self, tenant: str, room: x.RoomView) -> None:
-        """A room turned private: every socket but its members' leaves it.
-
-        Members are read after the change, so one added meanwhile stays. Sockets of
-        tenant admins who are no members leave too (they may join again); so do
-        everyone's when the member list is over `KEEP_MAX_BYTES`.
-        """
-        keep: list[tuple[str, str]] = []
-        size = 0
-        after: str | None = None
-        while size <= KEEP_MAX_BYTES:
-            page = await self._store.list_members(tenant, room.id, after, _PAGE)
-            keep += [(tenant, m.user_id) for m in page]
-            size += sum(len(tenant) + len(m.user_id.encode()) + 8 for m in page)
-            if len(page) < _PAGE:
-                break
-            after = page[-1].user_id
-        if size > KEEP_MAX_BYTES:
-            keep = []
-        await self._revocations.room_left(tenant, room.room, LeftReason.PRIVATE, [], keep)
+        await revoke_non_members(self._store, self._revocations, tenant, room.id, room.room)
 
     async def delete(self, cmd: x.DeleteRoom) -> x.RoomView:
         room, _ = await self._allowed(cmd, Action.ARCHIVE)
@@ -311,3 +293,28 @@ class ExplicitRooms:
         if not (cursor.isascii() and cursor.isdigit() and int(cursor) <= _MAX_ID):
             raise ServiceError(ErrorCode.INVALID, "bad cursor")
         return int(cursor)
+
+
+async def revoke_non_members(
+    store: RoomStore, revocations: Revocations, tenant: str, room_id: int, room: str
+) -> None:
+    """A room turned private: every socket but its members' leaves it (`room:left
+    {reason: private}`).
+
+    Members are read after the change, so one added meanwhile stays. Sockets of tenant
+    admins who are no members leave too (they may join again); so do everyone's when
+    the member list is over `KEEP_MAX_BYTES`.
+    """
+    keep: list[tuple[str, str]] = []
+    size = 0
+    after: str | None = None
+    while size <= KEEP_MAX_BYTES:
+        page = await store.list_members(tenant, room_id, after, _PAGE)
+        keep += [(tenant, m.user_id) for m in page]
+        size += sum(len(tenant) + len(m.user_id.encode()) + 8 for m in page)
+        if len(page) < _PAGE:
+            break
+        after = page[-1].user_id
+    if size > KEEP_MAX_BYTES:
+        keep = []
+    await revocations.room_left(tenant, room, LeftReason.PRIVATE, [], keep)

@@ -9,7 +9,7 @@ import pytest
 from contracts import subjects
 from contracts.entities import AnyEntityEvent, EntityEvent
 from contracts.errors import ErrorCode, ServiceError
-from contracts.explicit_rooms import RoomStatus, RoomView, Visibility
+from contracts.explicit_rooms import MemberRole, MemberView, RoomStatus, RoomView, Visibility
 from contracts.messages import LeftReason
 from services.rooms.domain.entity_state import (
     ABSENT,
@@ -79,11 +79,32 @@ class FakeStore:
 class FakeRevocations:
     def __init__(self) -> None:
         self.sent: list[tuple[str, LeftReason, list[tuple[str, str]]]] = []
+        self.kept: list[list[tuple[str, str]] | None] = []
 
     async def room_left(
-        self, tenant: str, room: str, reason: LeftReason, users: list[tuple[str, str]]
+        self,
+        tenant: str,
+        room: str,
+        reason: LeftReason,
+        users: list[tuple[str, str]],
+        keep: list[tuple[str, str]] | None = None,
     ) -> None:
         self.sent.append((room, reason, users))
+        self.kept.append(keep)
+
+
+class FakeRoomMembers:
+    """The primary room's members, as `RoomStore.list_members` pages them."""
+
+    def __init__(self, members: FakeStore) -> None:
+        self.members = members
+
+    async def list_members(
+        self, tenant: str, room_id: int, after: str | None, limit: int
+    ) -> list[MemberView]:
+        users = sorted(u for u, m in self.members.members.items() if m.present)
+        users = [u for u in users if after is None or u > after][:limit]
+        return [MemberView(user_id=u, role=MemberRole.MEMBER, joined_at="") for u in users]
 
 
 class FakeDeadLetters:
@@ -98,7 +119,8 @@ def build(
     visibility: Visibility = Visibility.PRIVATE,
 ) -> tuple[EntityEvents, FakeStore, FakeRevocations, FakeDeadLetters]:
     store, revocations, dead = FakeStore(visibility), FakeRevocations(), FakeDeadLetters()
-    events = EntityEvents(EntityLifecycle(store, revocations), dead, max_deliveries=3)
+    lifecycle = EntityLifecycle(store, revocations, FakeRoomMembers(store))  # type: ignore[arg-type]
+    events = EntityEvents(lifecycle, dead, max_deliveries=3)
     return events, store, revocations, dead
 
 
@@ -186,3 +208,21 @@ async def test_a_room_left_that_cannot_be_sent_is_retried_not_dead_lettered() ->
     delivery = FakeDelivery({"event": "deleted", "occurredAt": 2}, deliveries=9)
     await events.handle(delivery)
     assert delivery.settled == [("nak", 30.0)] and dead.letters == []
+
+
+async def test_an_entity_made_private_takes_out_everyone_but_its_members() -> None:
+    events, store, revocations, _ = build(Visibility.PUBLIC)
+    created = {"event": "created", "name": "Party", "visibility": "public", "createdBy": "ann"}
+    await events.handle(FakeDelivery({**created, "occurredAt": 1}))
+    await events.handle(FakeDelivery({"event": "member_added", "userId": "bob", "occurredAt": 2}))
+    assert revocations.sent == []
+    store.visibility = Visibility.PRIVATE
+    await events.handle(
+        FakeDelivery({"event": "updated", "visibility": "private", "occurredAt": 3})
+    )
+    assert revocations.sent == [("event:42", LeftReason.PRIVATE, [])]
+    assert revocations.kept == [[("acme", "ann"), ("acme", "bob")]]
+    await events.handle(FakeDelivery({"event": "updated", "name": "Renamed", "occurredAt": 4}))
+    stale = {"event": "updated", "visibility": "private", "occurredAt": 3}
+    await events.handle(FakeDelivery(stale))
+    assert len(revocations.sent) == 1, "no change of visibility: nobody else to take out"

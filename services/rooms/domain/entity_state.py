@@ -103,6 +103,8 @@ class Decision:
     """Every socket leaves the room (`room:left` archived)."""
     revoke_users: tuple[str, ...] = ()
     """These users' sockets leave the room (`room:left` removed)."""
+    made_private: bool = False
+    """The room went from public to private: every socket but its members' leaves it."""
 
 
 def touched_users(event: AnyEntityEvent) -> list[str]:
@@ -137,9 +139,10 @@ def decide(
         changed = {}
         if event.created_by is not None:
             changed = _member(members, event.created_by, v, MemberRole.ADMIN)
-        return Decision(entity, changed)
+        return Decision(entity, changed, made_private=_made_private(state, entity))
     if isinstance(event, EntityUpdated):
-        return Decision(_attributes(state, v, event.name, event.visibility))
+        entity = _attributes(state, v, event.name, event.visibility)
+        return Decision(entity, made_private=_made_private(state, entity))
     if isinstance(event, EntityDeleted):
         entity = state
         if v > state.status_version:
@@ -152,6 +155,11 @@ def decide(
     final = changed.get(event.user_id, members.get(event.user_id, ABSENT))
     winner = final.version == v and not final.present
     return Decision(state, changed, revoke_users=(event.user_id,) if winner else ())
+
+
+def _made_private(before: EntityState, after: EntityState) -> bool:
+    """The visibility register went from public to private (unset counts as private)."""
+    return before.visibility is Visibility.PUBLIC and after.visibility is Visibility.PRIVATE
 
 
 def _attributes(
