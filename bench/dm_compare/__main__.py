@@ -125,11 +125,22 @@ class Run:
             await loaders.ask([("connect", (target.urls, part)) for part in parts])
             await self.phase(target, loaders, 200, a.warmup, rep, record=False)
             for rate in self.rates:
-                await asyncio.sleep(1.0)
+                await self.settle(target)
                 await self.phase(target, loaders, rate, a.duration, rep, record=True)
         finally:
             await loaders.stop()
             await asyncio.to_thread(target.stop)
+
+    async def settle(self, target: Target, idle_cores: float = 0.25, within: float = 15.0) -> None:
+        """Wait until the servers are idle (a backlog of the last rate is worked off)."""
+        deadline = time.monotonic() + within
+        while True:
+            before = procstat.sample(target.processes)
+            await asyncio.sleep(0.5)
+            after = procstat.sample(target.processes)
+            cores = sum(procstat.cpu_between(before, after).values()) / (after.at - before.at)
+            if cores < idle_cores or time.monotonic() > deadline:
+                return
 
     async def phase(
         self, target: Target, loaders: Loaders, rate: int, duration: float, rep: int, record: bool
@@ -233,14 +244,19 @@ class Run:
         return spies
 
 
-def publish(files: list[Path]) -> list[Path]:
-    """Copy a run's files to `docs/benchmarks/dm-compare.*` (`…-profile.md`)."""
+def publish(files: list[Path], profiled: bool) -> list[Path]:
+    """Copy a run's files to `docs/benchmarks/`: `dm-compare.*`, or for a profiling run
+    (whose figures py-spy disturbs) only `dm-compare-profile.md`."""
     docs = ROOT / "docs" / "benchmarks"
     docs.mkdir(exist_ok=True)
     copied = []
     for f in files:
-        name = "dm-compare-profile.md" if f.name.endswith("-profile.md") else None
-        target = docs / (name or f"dm-compare{f.suffix}")
+        if f.name.endswith("-profile.md"):
+            target = docs / "dm-compare-profile.md"
+        elif profiled:
+            continue
+        else:
+            target = docs / f"dm-compare{f.suffix}"
         shutil.copyfile(f, target)
         copied.append(target)
     return copied
@@ -301,10 +317,11 @@ async def main(argv: list[str] | None = None) -> int:
     written = report.write(result, stem)
     if run.profiles:
         prof = Path(f"{stem}-profile.md")
-        await asyncio.to_thread(prof.write_text, "\n".join(run.profiles))
+        text = report.markdown(result) + "\n" + "\n".join(run.profiles)
+        await asyncio.to_thread(prof.write_text, text)
         written.append(prof)
     if a.publish:
-        written += await asyncio.to_thread(publish, written)
+        written += await asyncio.to_thread(publish, written, bool(run.profiles))
     print()
     print(report.markdown(result))
     print("wrote " + ", ".join(str(p) for p in written))

@@ -10,6 +10,8 @@ from typing import Any
 
 FLAG_LOADER_CORES = 0.8
 FLAG_UNACCOUNTED = 0.3
+MEANINGFUL_DELIVERED = 50.0
+"""Below this share delivered, CPU per delivered DM says nothing: left out."""
 
 
 def pct(values: Sequence[float], p: float) -> float:
@@ -20,7 +22,9 @@ def pct(values: Sequence[float], p: float) -> float:
 
 
 def _median(rows: list[dict[str, Any]], key: str) -> tuple[float, float, float]:
-    values = [r[key] for r in rows if r.get(key) is not None]
+    if key.startswith("cpu_per_1k") or key == "edge_cpu_per_1k":
+        rows = [r for r in rows if r["delivered_pct"] >= MEANINGFUL_DELIVERED]
+    values = [r[key] for r in rows if r.get(key) is not None and r[key] == r[key]]
     if not values:
         return (float("nan"),) * 3
     return statistics.median(values), min(values), max(values)
@@ -30,6 +34,8 @@ def _fmt(triple: tuple[float, float, float], digits: int = 2, unit: str = "") ->
     mid, lo, hi = triple
     if mid != mid:  # NaN
         return "-"
+    if digits == 2 and max(abs(mid), abs(hi)) >= 10:
+        digits = 0 if max(abs(mid), abs(hi)) >= 100 else 1
     text = f"{mid:,.{digits}f}{unit}"
     if hi - lo > 10**-digits:
         text += f" ({lo:,.{digits}f} to {hi:,.{digits}f})"
@@ -53,7 +59,9 @@ def markdown(run: dict[str, Any]) -> str:
         f"each of two servers; open loop, {run['duration']:g} s per rate, "
         f"{run['repeat']} repetition(s), {run['loaders']} load process(es). "
         "Median over repetitions (min to max). CPU: user+system of every counted server "
-        "process per 1,000 delivered DMs, from /proc.",
+        "process per 1,000 delivered DMs, from /proc (left out where under "
+        f"{MEANINGFUL_DELIVERED:g} % were delivered). Busy cores: the whole machine's, "
+        "other work included.",
         "",
     ]
     for name, notes in run["targets"].items():
@@ -76,7 +84,10 @@ def markdown(run: dict[str, Any]) -> str:
         )
     lines += ["", "CPU seconds per 1,000 delivered DMs by process (median):", ""]
     for (target, rate), rows in grouped(phases).items():
+        rows = [r for r in rows if r["delivered_pct"] >= MEANINGFUL_DELIVERED]
         names = sorted({n for r in rows for n in r["cpu_per_1k_by_process"]})
+        if not names:
+            continue
         parts = []
         for n in names:
             values = [r["cpu_per_1k_by_process"].get(n, 0.0) for r in rows]
@@ -166,3 +177,17 @@ def plot(run: dict[str, Any], png: Path) -> bool:
     fig.savefig(png, dpi=110)
     plt.close(fig)
     return True
+
+
+def main() -> None:
+    """`python -m bench.dm_compare.report RUN.json [STEM]`: the table and plot again."""
+    import sys
+
+    source = Path(sys.argv[1])
+    stem = Path(sys.argv[2]) if len(sys.argv) > 2 else source.with_suffix("")
+    for path in write(json.loads(source.read_text()), stem):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()

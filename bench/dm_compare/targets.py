@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -25,7 +26,7 @@ import psutil
 from bench.stack import SECRET
 from roomcast.dev import devstate
 from roomcast.dev.embedded import EmbeddedRedis
-from roomcast.dev.processes import free_port
+from roomcast.dev.processes import port_free
 
 SERVER_ENVS = ("ROOMCAST_NATS_URL", "ROOMCAST_DATABASE_URL", "ROOMCAST_REDIS_URL")
 
@@ -222,15 +223,12 @@ class Reference(Target):
 
 
 def _free_pair() -> int:
-    """A port p with p and p + 1 free."""
-    for _ in range(50):
-        port = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
+    """A port p with p and p + 1 free, below the ephemeral range (32768+ on Linux), where
+    an outgoing connection of a process starting meanwhile could take it first."""
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        if port_free(port) and port_free(port + 1):
+            return port
     raise RuntimeError("no two consecutive free ports")
 
 
