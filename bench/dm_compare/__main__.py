@@ -172,6 +172,7 @@ class Run:
             return
         window = after.at - before.at
         cpu = procstat.cpu_between(before, after)
+        io = procstat.io_between(before, after)
         servers = {k: v for k, v in cpu.items() if not k.startswith("loader-")}
         loader_cpu = {k: v for k, v in cpu.items() if k.startswith("loader-")}
         sent = sum(r["sent"] for r in results)
@@ -201,6 +202,11 @@ class Run:
             "cpu_per_1k": sum(servers.values()) * per_1k,
             "edge_cpu_per_1k": sum(servers.get(e, 0.0) for e in target.edge) * per_1k,
             "cpu_per_1k_by_process": {k: v * per_1k for k, v in servers.items()},
+            "syscalls_per_dm_by_process": {
+                k: [r * per_1k / 1000, w * per_1k / 1000]
+                for k, (r, w) in io.items()
+                if k in servers
+            },
             "server_cores": sum(servers.values()) / window,
             "cores_by_process": {k: v / window for k, v in cpu.items()},
             "loader_cores": max(loader_cpu.values()) / window,

@@ -34,6 +34,17 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def io_calls(pid: int) -> tuple[int, int]:
+    """(read-like, write-like) system calls of one process so far, from /proc/PID/io
+    (`syscr`, `syscw`: read/readv/write/writev on sockets count; epoll does not)."""
+    try:
+        with open(f"/proc/{pid}/io") as f:
+            values = dict(line.split(":", 1) for line in f)
+    except OSError:
+        return 0, 0
+    return int(values["syscr"]), int(values["syscw"])
+
+
 def _children_map() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
@@ -69,6 +80,7 @@ class Sample:
 
     at: float
     per_tree: dict[str, dict[int, float]] = field(default_factory=dict)
+    io: dict[str, dict[int, tuple[int, int]]] = field(default_factory=dict)
     machine: tuple[float, float] = (0.0, 0.0)
 
 
@@ -81,12 +93,15 @@ def sample(roots: Mapping[str, int | list[int]]) -> Sample:
     every_root = {pid for group in listed for pid in group}
     for name, group in zip(roots, listed, strict=True):
         pids: dict[int, float] = {}
+        io: dict[int, tuple[int, int]] = {}
         for r in group:
             for pid in tree(r, children, every_root - {r}):
                 cpu = cpu_seconds(pid)
                 if cpu is not None:
                     pids[pid] = cpu
+                    io[pid] = io_calls(pid)
         out.per_tree[name] = pids
+        out.io[name] = io
     return out
 
 
@@ -96,6 +111,17 @@ def cpu_between(before: Sample, after: Sample) -> dict[str, float]:
     for name, now in after.per_tree.items():
         then = before.per_tree.get(name, {})
         used[name] = sum(max(0.0, cpu - then.get(pid, 0.0)) for pid, cpu in now.items())
+    return used
+
+
+def io_between(before: Sample, after: Sample) -> dict[str, tuple[int, int]]:
+    """(reads, writes) system calls each tree made between two samples."""
+    used: dict[str, tuple[int, int]] = {}
+    for name, now in after.io.items():
+        then = before.io.get(name, {})
+        reads = sum(max(0, r - then.get(pid, (0, 0))[0]) for pid, (r, _) in now.items())
+        writes = sum(max(0, w - then.get(pid, (0, 0))[1]) for pid, (_, w) in now.items())
+        used[name] = (reads, writes)
     return used
 
 

@@ -48,7 +48,7 @@ def _package(file: str) -> str:
     """A short owner for a source file as py-spy names it: `nats`, `services/gateway`, …"""
     parts = file.split("/")
     if len(parts) == 1:
-        return file
+        return file or "(no file: native or interpreter)"
     return "/".join(parts[:2]) if parts[0] in MINE else parts[0]
 
 

@@ -93,6 +93,22 @@ def markdown(run: dict[str, Any]) -> str:
             values = [r["cpu_per_1k_by_process"].get(n, 0.0) for r in rows]
             parts.append(f"{n} {statistics.median(values):.3f}")
         lines.append(f"- {target} @ {rate:,}/s: " + ", ".join(parts))
+    lines += [
+        "",
+        "Read / write system calls per delivered DM by process (median; /proc/PID/io):",
+        "",
+    ]
+    for (target, rate), rows in grouped(phases).items():
+        rows = [r for r in rows if r["delivered_pct"] >= MEANINGFUL_DELIVERED]
+        names = sorted({n for r in rows for n in r.get("syscalls_per_dm_by_process", {})})
+        parts = []
+        for n in names:
+            calls = [r["syscalls_per_dm_by_process"].get(n, [0, 0]) for r in rows]
+            reads = statistics.median(c[0] for c in calls)
+            writes = statistics.median(c[1] for c in calls)
+            parts.append(f"{n} {reads:.1f} / {writes:.1f}")
+        if parts:
+            lines.append(f"- {target} @ {rate:,}/s: " + ", ".join(parts))
     flags = []
     for row in phases:
         why = []
