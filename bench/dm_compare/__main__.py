@@ -40,7 +40,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
+        prog="python -m bench.dm_compare",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawTextHelpFormatter,
     )
     p.add_argument("--targets", default="roomcast,reference", help="roomcast,reference")
     p.add_argument("--rates", default="500,1000,2000,3000", help="offered DM/s, in order")

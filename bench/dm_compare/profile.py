@@ -76,8 +76,9 @@ def parse(lines: Iterable[str]) -> Counter[tuple[str, ...]]:
         if not line:
             continue
         stack, _, count = line.rpartition(" ")
-        frames = tuple(f for f in stack.split(";") if not f.startswith("process "))
-        frames = tuple(f for f in frames if not f.startswith("thread "))
+        frames = tuple(
+            f for f in stack.split(";") if f and not f.startswith(("process ", "thread "))
+        )
         if frames:
             stacks[frames] += int(count)
     return stacks
