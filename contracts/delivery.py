@@ -9,6 +9,9 @@ headers:
 - `Rc-Skip`: comma-separated delivery subjects served by an earlier copy of the same
   message; sockets in any of them are skipped, so a socket in several target rooms
   gets one copy.
+- `Rc-Seq`: the message's position in the message log (its `seq`), on deliveries of
+  logged messages (`chat:message`, `room:message`), so a gateway can track what it
+  delivered without decoding the body (see `services/gateway/resync.py`).
 - `Rc-Revoke`: the delivery ends subscriptions (`room:left`): `*` for every socket in
   the room, else a JSON array of `[tenant, userId]` pairs whose sockets leave it. Each
   such socket gets the event, then is taken out of the room on that gateway.
@@ -28,6 +31,7 @@ EVENT = "Rc-Event"
 SKIP_SID = "Rc-Skip-Sid"
 SKIP_SUBJECTS = "Rc-Skip"
 REVOKE = "Rc-Revoke"
+SEQ = "Rc-Seq"
 REVOKE_ALL = "*"
 
 
@@ -41,6 +45,8 @@ class Delivery:
     skip_subjects: tuple[str, ...] = field(default=())
     revoke_all: bool = False
     revoke_users: frozenset[tuple[str, str]] = field(default=frozenset())
+    seq: int | None = None
+    """The logged message's `seq` (`Rc-Seq`), None for deliveries of unlogged events."""
 
     @property
     def revokes(self) -> bool:
@@ -55,6 +61,7 @@ def encode(
     skip_sid: str | None = None,
     skip_subjects: Sequence[str] = (),
     revoke: Sequence[tuple[str, str]] | None = None,
+    seq: int | None = None,
 ) -> tuple[dict[str, str], bytes]:
     """Build the headers and body of a delivery.
 
@@ -65,6 +72,7 @@ def encode(
         skip_subjects: delivery subjects an earlier copy of this message went to.
         revoke: take sockets out of the room after this event: those of these
             `(tenant, userId)` pairs, or every socket when the sequence is empty.
+        seq: the message's position in the message log, for logged messages.
 
     Returns:
         `(headers, body)` for `nats.publish(subject, body, headers=headers)`.
@@ -76,6 +84,8 @@ def encode(
         headers[SKIP_SUBJECTS] = ",".join(skip_subjects)
     if revoke is not None:
         headers[REVOKE] = orjson.dumps([list(p) for p in revoke]).decode() if revoke else "*"
+    if seq is not None:
+        headers[SEQ] = str(seq)
     return headers, orjson.dumps(data)
 
 
@@ -85,6 +95,7 @@ def decode(headers: Mapping[str, str] | None, body: bytes) -> Delivery:
         raise ValueError("delivery without an Rc-Event header")
     skip = headers.get(SKIP_SUBJECTS)
     revoke = headers.get(REVOKE)
+    seq = headers.get(SEQ)
     return Delivery(
         event=headers[EVENT],
         body=body,
@@ -92,7 +103,15 @@ def decode(headers: Mapping[str, str] | None, body: bytes) -> Delivery:
         skip_subjects=tuple(skip.split(",")) if skip else (),
         revoke_all=revoke == REVOKE_ALL,
         revoke_users=_revoked_users(revoke) if revoke and revoke != REVOKE_ALL else frozenset(),
+        seq=_seq(seq) if seq else None,
     )
+
+
+def _seq(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError("Rc-Seq is not an integer") from None
 
 
 def _revoked_users(raw: str) -> frozenset[tuple[str, str]]:

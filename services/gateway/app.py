@@ -92,6 +92,10 @@ async def serve(settings: GatewaySettings) -> None:
     verifier = TokenVerifier(settings)
     await verifier.warm_up()
     gw = Gateway(settings, nc, verifier)
+    guard.on_disconnected.append(gw.resync.disconnected)
+    guard.on_reconnected.append(gw.resync.reconnected)
+    await gw.resync.poll()
+    gw.resync.start()
     gw.presence.start()
     platform = PlatformListener(settings, guard, gateway_stats=gw.stats)
     await platform.start()
@@ -131,6 +135,7 @@ async def serve(settings: GatewaySettings) -> None:
     for s in list(gw.sessions.values()):
         if s.expiry is not None:
             s.expiry.cancel()
+    await gw.resync.stop()
     await gw.presence.stop()
     await platform.stop()
     guard.stopping()

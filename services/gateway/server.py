@@ -34,6 +34,7 @@ from services.gateway.limits import TokenBucket
 from services.gateway.notifications import NotificationCounts
 from services.gateway.presence import PresenceReporter
 from services.gateway.recovery import Recovery, requested_since
+from services.gateway.resync import Resync
 from services.gateway.sessions import NAMESPACES, Session
 from services.gateway.settings import GatewaySettings
 from services.gateway.sio_server import UNNAMED_EVENT, StrictServer
@@ -68,6 +69,16 @@ class Gateway:
         self.fanout.on_revoked = self._revoked
         self.sessions: dict[str, Session] = {}
         self.recovery = Recovery(nc, self.fanout, self.sessions, settings.request_timeout)
+        self.resync = Resync(
+            nc,
+            self.fanout,
+            self.recovery,
+            self.sessions,
+            horizon=settings.resync_horizon,
+            concurrency=settings.resync_concurrency,
+            poll_interval=settings.log_poll_interval,
+            timeout=settings.request_timeout,
+        )
         self._closing: set[asyncio.Task[None]] = set()
         self.presence = PresenceReporter(nc, settings)
         self.counts = NotificationCounts(
@@ -91,6 +102,9 @@ class Gateway:
             "frames_refused": self.refusals.frames,
             "closed_for_bad_frames": self.refusals.closed,
             "library_errors": self.refusals.library_errors,
+            "nats_outages": self.resync.outages,
+            "sockets_resynced": self.resync.resyncs,
+            "messages_resynced": self.recovery.resynced_messages,
         }
 
     def _owner_of(self, sid: str) -> tuple[str, str] | None:
@@ -185,6 +199,7 @@ class Gateway:
         )
         self.sessions[sid] = s
         self.schedule_expiry(s, verified.exp)
+        self.resync.connecting(s)
         since = requested_since(auth)
         if since is not None:
             self.recovery.hold(s)
