@@ -241,6 +241,10 @@ class Fanout:
         self._held[sid] = []
         return held
 
+    def held_now(self, sid: str) -> list[Held]:
+        """The deliveries held for `sid` so far, left in place (read only)."""
+        return self._held.get(sid) or []
+
     def unhold(self, sid: str) -> None:
         """Deliver live messages to `sid` directly again (held ones are dropped)."""
         self._held.pop(sid, None)

@@ -61,6 +61,10 @@ from services.gateway.sessions import Session
 log = logging.getLogger(__name__)
 
 SEQ_EVENTS = frozenset({"chat:message", "room:message"})
+RESYNC_PATIENCE = 30.0
+"""Seconds a resync retries rooms the log or the services could not answer for (a
+NATS node's death often costs a JetStream election too) before giving up on them."""
+RETRY_FIRST, RETRY_MAX = 0.25, 2.0
 
 
 def requested_since(auth: Any) -> dict[str, Any] | None:
@@ -133,9 +137,15 @@ class Recovery:
     """Runs one recovery per reconnecting socket."""
 
     def __init__(
-        self, nc: NATS, fanout: Fanout, sessions: dict[str, Session], timeout: float
+        self,
+        nc: NATS,
+        fanout: Fanout,
+        sessions: dict[str, Session],
+        timeout: float,
+        resync_patience: float = RESYNC_PATIENCE,
     ) -> None:
         self._nc = nc
+        self._patience = resync_patience
         self._fanout = fanout
         self._sessions = sessions
         self._timeout = timeout
@@ -149,7 +159,8 @@ class Recovery:
         self._queued: set[str] = set()
         """Sockets with a resync queued that has not started yet."""
         self.resynced_messages = 0
-        """Messages replayed by resyncs (lost live while NATS was down)."""
+        """Messages replayed by resyncs: lost live while NATS was down, or held meanwhile
+        and replayed in their place in the log."""
 
     def hold(self, s: Session) -> None:
         """Hold live deliveries to `s`; call before its rooms are joined."""
@@ -274,13 +285,34 @@ class Recovery:
         rooms = resync_rooms(s, after or 0)
         if after is None:
             return {r.room: _failed(r.room, RecoveryReason.UNAVAILABLE) for r in rooms}
-        skip = self._fanout.seen.seqs([*s.subjects, sid_key(s.sid)])
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._patience
+        pause = RETRY_FIRST
         outcomes: dict[str, RoomOutcome] = {}
-        for first in range(0, len(rooms), MAX_ROOMS):
-            batch = rooms[first : first + MAX_ROOMS]
-            outcomes |= await self._replay(s, batch, replayed, skip)
+        pending = rooms
+        while True:
+            skip = self._delivered(s)
+            for first in range(0, len(pending), MAX_ROOMS):
+                batch = pending[first : first + MAX_ROOMS]
+                outcomes |= await self._replay(s, batch, replayed, skip)
+            unavailable = RecoveryReason.UNAVAILABLE
+            pending = [r for r in pending if outcomes[r.room].reason is unavailable]
+            if not pending or loop.time() + pause > give_up:
+                break
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RETRY_MAX)
         await self._leave_refused(s, rooms, outcomes)
         return outcomes
+
+    def _delivered(self, s: Session) -> set[int]:
+        """The `seq`s `s` already got: seen on its subjects or replayed to it, less those
+        still held for it (they are replayed in order, or released after the replay)."""
+        seen = self._fanout.seen.seqs([*s.subjects, sid_key(s.sid)])
+        for item in self._fanout.held_now(s.sid):
+            key = held_key(item.event, item.body)
+            if key is not None:
+                seen.discard(key[0])
+        return seen
 
     def _unhold(self, sid: str) -> None:
         """Deliver live messages to `sid` directly again, unless a resync awaits it."""

@@ -46,6 +46,10 @@ from services.gateway.sessions import Session
 
 log = logging.getLogger(__name__)
 
+READABLE_PATIENCE = 30.0
+"""Seconds resyncs wait for the message log to answer after a reconnect, at most."""
+PROBE_TIMEOUT, PROBE_PAUSE = 1.0, 0.25
+
 
 class Throttle:
     """At most `limit` resyncs at once, each started only while NATS is connected."""
@@ -114,18 +118,22 @@ class Resync:
         self._poller: asyncio.Task[None] | None = None
         self.resyncs = 0
         self.outages = 0
+        self.last_resync_ms = 0
+        """How long the last reconnect's resync of every socket took."""
 
     # the log's position ------------------------------------------------------------
 
-    async def poll(self) -> None:
-        """Ask the log for its last `seq` once; failures are only logged."""
+    async def poll(self, wait: float | None = None) -> bool:
+        """Ask the log for its last `seq` once; False (and a debug line) if it did not
+        answer."""
         loop = asyncio.get_running_loop()
         sent = loop.time()
         try:
-            info = await self._nc.jetstream(timeout=self._timeout).stream_info(subjects.LOG_STREAM)
+            js = self._nc.jetstream(timeout=wait or self._timeout)
+            info = await js.stream_info(subjects.LOG_STREAM)
         except Exception as exc:
             log.debug("log position not polled: %r", exc)
-            return
+            return False
         self.clock.record(sent, info.state.last_seq, self._horizon)
         floor = self.clock.floor(self._horizon)
         if floor is not None and not self._running and not self.outage:
@@ -133,6 +141,18 @@ class Resync:
             self._fanout.seen.prune(floor)
         elif floor is not None and self._pinned is not None:
             self._fanout.seen.prune(min(floor, self._pinned))
+        return True
+
+    async def _log_readable(self) -> None:
+        """Wait (at most `READABLE_PATIENCE`) until the log answers again: the node that
+        died may have led it, or JetStream's metadata, and an election takes seconds.
+        Resyncs sent before would each wait for a timeout."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + READABLE_PATIENCE
+        while loop.time() < give_up and self._nc.is_connected:
+            if await self.poll(wait=PROBE_TIMEOUT):
+                return
+            await asyncio.sleep(PROBE_PAUSE)
 
     def start(self) -> None:
         """Poll the log's position every `poll_interval` seconds until `stop`."""
@@ -178,9 +198,10 @@ class Resync:
             self._recovery.hold_for_resync(s.sid)
 
     def reconnected(self) -> None:
-        """NATS is back: resync every held socket, `concurrency` at a time."""
-        self.throttle.connected(True)
+        """NATS is back: once the log answers, resync every held socket, `concurrency`
+        at a time."""
         if not self.outage:
+            self.throttle.connected(True)
             return
         self.outage = False
         floor = self._floor
@@ -192,6 +213,9 @@ class Resync:
 
     async def _resync_all(self, sockets: list[Session], floor: int | None) -> None:
         started = asyncio.get_running_loop().time()
+        await self._log_readable()
+        if not self.outage:
+            self.throttle.connected(True)
         tasks = []
         for s in sockets:
             if self._sessions.get(s.sid) is s:
@@ -202,6 +226,7 @@ class Resync:
         await asyncio.gather(*tasks, return_exceptions=True)
         self.resyncs += len(tasks)
         took = asyncio.get_running_loop().time() - started
+        self.last_resync_ms = round(took * 1000)
         log.warning("nats: %d sockets resynced in %.2fs", len(tasks), took)
 
     def _finished(self, task: asyncio.Task[None]) -> None:

@@ -105,6 +105,7 @@ class Gateway:
             "nats_outages": self.resync.outages,
             "sockets_resynced": self.resync.resyncs,
             "messages_resynced": self.recovery.resynced_messages,
+            "last_resync_ms": self.resync.last_resync_ms,
         }
 
     def _owner_of(self, sid: str) -> tuple[str, str] | None:

@@ -162,6 +162,9 @@ class FakeFanout:
         held, self.held = self.held, []
         return held
 
+    def held_now(self, sid: str) -> list[Held]:
+        return self.held
+
     async def send_event(self, sid: str, namespace: str, event: str, body: bytes) -> bool:
         self.events.append((event, orjson.loads(body)))
         return True
@@ -225,23 +228,24 @@ async def run_resync(fanout: FakeFanout, s: Session, after: int | None) -> Recov
 async def test_a_resync_replays_what_the_socket_missed_in_order_then_releases_held(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    asked = fake_recover(monkeypatch, [4, 5, 6, 7, 8, 9, 10])
+    asked = fake_recover(monkeypatch, [4, 5, 6, 7, 8, 9, 10])  # 11 came after the read
     fanout = FakeFanout()
     s = tenant_session()
     fanout.seen.add(USER_BOB, 5)  # delivered live before the outage
     fanout.seen.add(USER_BOB, 7)
     fanout.seen.add(sid_key(s.sid), 8)  # replayed by an earlier recovery
-    fanout.seen.add(USER_BOB, 10)  # arrived after the reconnect: held
-    fanout.held = [live(9), live(10)]
+    fanout.seen.add(USER_BOB, 10)  # arrived after the reconnect: held, not yet delivered
+    fanout.held = [live(10), live(11)]
     await run_resync(fanout, s, after=4)
     assert asked[0].rooms[0].after == 4
     replayed = [body["seq"] for event, body in fanout.events if event == "chat:message"]
-    assert replayed == [6, 9]
-    # 9 was replayed, so its held copy is dropped; 10 was held, so it is released
-    assert [body for event, body in fanout.events if event == "live"] == ["live 10"]
+    # 9 was never seen; 10 is held, so it is replayed in its place in the log
+    assert replayed == [6, 9, 10]
+    # 10 was replayed, so its held copy is dropped; 11 (after the read) is released
+    assert [body for event, body in fanout.events if event == "live"] == ["live 11"]
     assert not any(event == "session:recovered" for event, _ in fanout.events)
     assert not fanout.holding
-    assert fanout.seen.seqs([sid_key(s.sid)]) == {6, 8, 9}
+    assert fanout.seen.seqs([sid_key(s.sid)]) == {6, 8, 9, 10}
 
 
 async def test_a_room_not_resynced_is_announced_and_live_delivery_resumes(
