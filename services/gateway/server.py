@@ -15,6 +15,7 @@ from contracts import endpoints
 from contracts.access import auto_rooms
 from contracts.client import echoable_client_id
 from contracts.errors import ErrorCode, ServiceError
+from contracts.ids import parse_message_id
 from contracts.notifications import COUNT_EVENT
 from contracts.tenants import RegisterMember
 from roomcast.platform import bus
@@ -26,6 +27,7 @@ from services.gateway.auth import (
     check_namespace,
     extract_token,
 )
+from services.gateway.delivered import sid_key
 from services.gateway.envelope import Ack, fail
 from services.gateway.fanout import Fanout
 from services.gateway.frames import Refusals
@@ -251,13 +253,24 @@ class Gateway:
     def _make_dispatch(self, namespace: str) -> Any:
         async def on_event(event: str, sid: str, *args: Any) -> Ack:
             ack = await self._dispatch(event, sid, args)
-            if not ack["ok"] and event in SEND_EVENTS:
+            if ack["ok"] and event in SEND_EVENTS:
+                self._sent(sid, ack)
+            elif not ack["ok"] and event in SEND_EVENTS:
                 client_id = args[0].get("clientId") if args and isinstance(args[0], dict) else None
                 error = {**ack["error"], "clientId": echoable_client_id(client_id)}
                 await self.sio.emit("chat:error", error, to=sid, namespace=namespace)
             return ack
 
         return on_event
+
+    def _sent(self, sid: str, ack: Ack) -> None:
+        """The socket has the ack of a message it sent, and gets no copy: a resync must
+        not replay it to that socket either."""
+        try:
+            _, seq = parse_message_id(str(ack.get("id")))
+        except ValueError:
+            return
+        self.fanout.seen.add(sid_key(sid), seq)
 
     async def _dispatch(self, event: str, sid: str, args: tuple[Any, ...]) -> Ack:
         s = self.sessions.get(sid)

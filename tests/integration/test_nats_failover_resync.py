@@ -29,8 +29,6 @@ from typing import Any
 import nats
 import pytest
 from nats.js import JetStreamContext
-from nats.js.api import StreamConfig
-from nats.js.errors import BadRequestError
 
 from contracts import endpoints as e
 from contracts import subjects
@@ -38,7 +36,7 @@ from contracts.identity import Identity
 from roomcast.migrations import upgrade
 from roomcast.platform import bus
 from tests.clients import Client, connect, http_get, token, unique
-from tests.cluster_support import jetstream_ready, replicated, running_cluster
+from tests.cluster_support import jetstream_ready, peers_ready, replicated, running_cluster
 from tests.integration.test_cluster_ledger import kill
 from tests.persistence_support import eventually
 from tests.stack import Stack, base_env
@@ -82,20 +80,6 @@ def seqs_by_sender(client: Client, acked: set[str]) -> dict[str, list[int]]:
     return got
 
 
-async def all_peers_ready(js: JetStreamContext, timeout: float = 30) -> None:
-    """Wait until a stream can be placed on all three nodes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            await js.add_stream(StreamConfig(name="PROBE", subjects=["probe"], num_replicas=3))
-        except BadRequestError:
-            assert time.monotonic() < deadline, "JetStream peers never all ready"
-            await asyncio.sleep(0.2)
-        else:
-            await js.delete_stream("PROBE")
-            return
-
-
 async def log_leader(nc: Any, js: JetStreamContext, avoid: int) -> int:
     """The index of the node leading the message log, moved off node `avoid`."""
     while True:
@@ -117,7 +101,7 @@ async def test_recipients_of_a_gateway_whose_nats_node_dies_get_every_acked_mess
     with running_cluster(tmp_path / "nats") as nodes:
         nc = await nats.connect(nodes[0].url)
         await jetstream_ready(nc.jetstream())
-        await all_peers_ready(nc.jetstream(timeout=10))
+        await peers_ready(nc.jetstream(timeout=10))
         env = {
             **base_env(nodes[0].url, database_url),
             "ROOMCAST_STREAM_REPLICAS": "3",
@@ -219,7 +203,11 @@ async def test_recipients_of_a_gateway_whose_nats_node_dies_get_every_acked_mess
             _, stats = http_get(f"{receiving.health_url}/statz")
             assert stats["nats_outages"] >= 1, stats
             assert stats["sockets_resynced"] >= PAIRS, stats
-            assert stats["messages_resynced"] > 0, "no delivery was lost: the gap was not hit"
+            if doomed_role == "follower":
+                # the log keeps taking messages while the node hangs: those routed to
+                # it are lost, and only the resync can deliver them (a hung log leader
+                # takes no message meanwhile, so there may be nothing to lose)
+                assert stats["messages_resynced"] > 0, "no delivery was lost: gap not hit"
 
             print(
                 f"{sum(len(v) for v in acked.values())} DMs and {len(room_acked)} room "
