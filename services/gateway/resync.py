@@ -205,7 +205,8 @@ class Resync:
             return
         self.outage = False
         floor = self._floor
-        waiting = [self._sessions[sid] for sid in self._recovery.awaiting_resync()]
+        held = (self._sessions.get(sid) for sid in self._recovery.awaiting_resync())
+        waiting = [s for s in held if s is not None]
         log.warning("nats: reconnected; resyncing %d sockets from seq %s", len(waiting), floor)
         task = asyncio.get_running_loop().create_task(self._resync_all(waiting, floor))
         self._running.add(task)

@@ -18,10 +18,12 @@ from contracts.messages import ChatMessage
 from contracts.recovery import RecoverChunk, RecoverRequest, RecoveryReason, RoomOutcome
 from contracts.rooms import Room
 from services.gateway import recovery as recovery_module
+from services.gateway import resync as resync_module
 from services.gateway.delivered import LogClock, Seen, logged_seq, sid_key
 from services.gateway.fanout import Fanout, Held
 from services.gateway.limits import TokenBucket
 from services.gateway.recovery import Recovery, resync_rooms
+from services.gateway.resync import Resync
 from services.gateway.sessions import Session
 
 BOB = Identity(tenant="acme", user_id="bob", role="member")
@@ -322,3 +324,109 @@ async def test_closing_the_socket_cancels_its_queued_resync_and_forgets_it(
     assert task.cancelled()
     assert rec.task_of(s.sid) is None and rec.awaiting_resync() == []
     assert fanout.seen.seqs([sid_key(s.sid)]) == set()
+
+
+# the orchestration of a reconnect ----------------------------------------------------
+
+
+class FakeJetStream:
+    def __init__(self, nc: FakeNats) -> None:
+        self.nc = nc
+
+    async def stream_info(self, name: str) -> Any:
+        if not self.nc.log_answers:
+            raise TimeoutError
+        state = type("State", (), {"last_seq": self.nc.last_seq})
+        return type("Info", (), {"state": state})
+
+
+class FakeNats:
+    def __init__(self) -> None:
+        self.is_connected = True
+        self.log_answers = True
+        self.last_seq = 0
+
+    def jetstream(self, timeout: float) -> FakeJetStream:
+        return FakeJetStream(self)
+
+
+@dataclass
+class FakeRecovery:
+    awaiting: set[str] = field(default_factory=set)
+    resyncs: list[tuple[str, int | None]] = field(default_factory=list)
+
+    def hold_for_resync(self, sid: str) -> None:
+        self.awaiting.add(sid)
+
+    def awaiting_resync(self) -> list[str]:
+        return sorted(self.awaiting)
+
+    def resync(self, s: Session, after: int | None, throttle: Any) -> None:
+        self.awaiting.discard(s.sid)
+        self.resyncs.append((s.sid, after))
+
+    def task_of(self, sid: str) -> None:
+        return None
+
+
+def orchestrator(sessions: dict[str, Session]) -> tuple[Resync, FakeNats, FakeRecovery]:
+    nc, rec = FakeNats(), FakeRecovery()
+    resync = Resync(
+        cast(Any, nc),
+        cast(Fanout, FakeFanout()),
+        cast(Recovery, rec),
+        sessions,
+        horizon=5,
+        concurrency=4,
+        poll_interval=1,
+        timeout=1,
+    )
+    return resync, nc, rec
+
+
+async def test_an_outage_holds_every_socket_and_resyncs_from_the_frozen_floor() -> None:
+    a, b = tenant_session(), tenant_session(ADA)
+    a.sid, b.sid = "a", "b"
+    sessions = {"a": a, "b": b}
+    resync, nc, rec = orchestrator(sessions)
+    for t in range(10):
+        nc.last_seq = 100 + 10 * t
+        resync.clock.record(float(t), nc.last_seq, 5)
+    resync.disconnected()
+    assert rec.awaiting == {"a", "b"}
+    late = tenant_session()
+    late.sid = "c"
+    sessions["c"] = late
+    resync.connecting(late)  # connects while NATS is down: held too
+    nc.last_seq = 900  # the log moved on meanwhile; the floor does not
+    resync.reconnected()
+    await asyncio.gather(*resync._running)
+    assert sorted(rec.resyncs) == [("a", 140), ("b", 140), ("c", 140)]
+    assert resync.outages == 1 and not resync.outage
+
+
+async def test_resyncs_wait_until_the_log_answers_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(resync_module, "PROBE_PAUSE", 0.01)
+    s = tenant_session()
+    resync, nc, rec = orchestrator({s.sid: s})
+    resync.clock.record(0.0, 7, 5)
+    resync.disconnected()
+    nc.log_answers = False  # a JetStream election after the node's death
+    resync.reconnected()
+    await asyncio.sleep(0.05)
+    assert rec.resyncs == []
+    nc.log_answers = True
+    await asyncio.gather(*resync._running)
+    assert rec.resyncs == [(s.sid, 7)]
+
+
+async def test_without_any_poll_the_resume_point_is_unknown() -> None:
+    s = tenant_session()
+    resync, nc, rec = orchestrator({s.sid: s})
+    nc.log_answers = False
+    assert not await resync.poll()
+    resync.disconnected()
+    nc.log_answers = True
+    resync.reconnected()
+    await asyncio.gather(*resync._running)
+    assert rec.resyncs == [(s.sid, None)]
