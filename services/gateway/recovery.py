@@ -65,6 +65,10 @@ RESYNC_PATIENCE = 30.0
 """Seconds a resync retries rooms the log or the services could not answer for (a
 NATS node's death often costs a JetStream election too) before giving up on them."""
 RETRY_FIRST, RETRY_MAX = 0.25, 2.0
+FIRST_ATTEMPT = 2.0
+"""Seconds a resync's first log read may take before it is retried (with the full
+request timeout): right after a node's death some JetStream reads hang until their
+timeout, and a fresh read usually succeeds at once."""
 
 
 def requested_since(auth: Any) -> dict[str, Any] | None:
@@ -290,11 +294,13 @@ class Recovery:
         pause = RETRY_FIRST
         outcomes: dict[str, RoomOutcome] = {}
         pending = rooms
+        wait = min(FIRST_ATTEMPT, self._timeout)
         while True:
             skip = self._delivered(s)
             for first in range(0, len(pending), MAX_ROOMS):
                 batch = pending[first : first + MAX_ROOMS]
-                outcomes |= await self._replay(s, batch, replayed, skip)
+                outcomes |= await self._replay(s, batch, replayed, skip, wait)
+            wait = self._timeout
             unavailable = RecoveryReason.UNAVAILABLE
             pending = [r for r in pending if outcomes[r.room].reason is unavailable]
             if not pending or loop.time() + pause > give_up:
@@ -353,9 +359,10 @@ class Recovery:
         wanted: list[RecoverRoom],
         replayed: set[int],
         skip: frozenset[int] | set[int] = frozenset(),
+        wait: float | None = None,
     ) -> dict[str, RoomOutcome]:
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(wait or self._timeout):
                 return await self._stream(s, wanted, replayed, skip)
         except (ServiceError, TimeoutError, NatsError, ValidationError) as exc:
             log.warning("recovery for %s unavailable: %r", s.identity.user_id, exc)

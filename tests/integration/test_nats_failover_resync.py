@@ -42,9 +42,11 @@ from tests.persistence_support import eventually
 from tests.stack import Stack, base_env
 
 PAIRS = 6
-SENDS = 120
-"""Direct messages per pair, and room messages per sender."""
 PAUSE = 0.02
+"""Seconds between one sender's messages."""
+BEFORE, AFTER = 0.8, 1.0
+"""Seconds of traffic before the node hangs, and after every sender had a send
+acknowledged again."""
 HANG = 1.0
 """Seconds the gateway's node hangs (SIGSTOP) before it is SIGKILLed."""
 RESUME_BOUND = 20.0
@@ -137,24 +139,21 @@ async def test_recipients_of_a_gateway_whose_nats_node_dies_get_every_acked_mess
             sent_at: dict[str, float] = {}
             killed_at = 0.0
 
-            async def dm(i: int) -> None:
-                for n in range(SENDS):
-                    body = {"to": f"r{i}", "body": f"{i}-{n}", "clientId": f"d{i}-{n}"}
-                    started = time.monotonic()
-                    ack = await attempt(senders[i], "chat:send", body)
-                    if ack.get("ok"):
-                        acked[i].add(ack["id"])
-                        sent_at[ack["id"]] = started
-                    await asyncio.sleep(PAUSE)
+            stop = asyncio.Event()
+            last_ok: dict[str, float] = {}
 
-            async def to_room() -> None:
-                for n in range(SENDS):
-                    body = {"room": "room:crew", "body": f"room-{n}", "clientId": f"c{n}"}
+            async def send(name: str, client: Client, event: str, payload: dict[str, Any]) -> None:
+                n = 0
+                while not stop.is_set():
+                    body = {**payload, "body": f"{name}-{n}", "clientId": f"{name}-{n}"}
                     started = time.monotonic()
-                    ack = await attempt(ann, "room:send", body)
+                    ack = await attempt(client, event, body)
                     if ack.get("ok"):
-                        room_acked.add(ack["id"])
-                        sent_at[ack["id"]] = started
+                        (room_acked if event == "room:send" else acked[int(name[1:])]).add(
+                            ack["id"]
+                        )
+                        sent_at[ack["id"]] = last_ok[name] = started
+                    n += 1
                     await asyncio.sleep(PAUSE)
 
             async def first_delivery_after_kill() -> float:
@@ -165,8 +164,11 @@ async def test_recipients_of_a_gateway_whose_nats_node_dies_get_every_acked_mess
                             return time.monotonic()
                     await asyncio.sleep(0.05)
 
-            traffic = asyncio.gather(*(dm(i) for i in range(PAIRS)), to_room())
-            await asyncio.sleep(SENDS * PAUSE / 3)
+            traffic = asyncio.gather(
+                *(send(f"s{i}", s, "chat:send", {"to": f"r{i}"}) for i, s in enumerate(senders)),
+                send("ann", ann, "room:send", {"room": "room:crew"}),
+            )
+            await asyncio.sleep(BEFORE)
             # the node hangs first (what is routed to it meanwhile is lost), then dies
             killed_at = time.monotonic()
             assert doomed.pid is not None
@@ -174,8 +176,14 @@ async def test_recipients_of_a_gateway_whose_nats_node_dies_get_every_acked_mess
             await asyncio.sleep(HANG)
             kill(doomed)
             resumed = asyncio.create_task(first_delivery_after_kill())
+            # sends go on until every sender has had one acknowledged after the kill
+            while len([at for at in last_ok.values() if at > killed_at]) < PAIRS + 1:
+                assert time.monotonic() - killed_at < RESUME_BOUND, "sends never resumed"
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(AFTER)
+            stop.set()
             await traffic
-            resumed_in = await asyncio.wait_for(resumed, 30) - killed_at
+            resumed_in = await asyncio.wait_for(resumed, RESUME_BOUND) - killed_at
             doomed.stop()
             assert resumed_in < RESUME_BOUND, resumed_in
 
