@@ -94,7 +94,7 @@ async def serve(settings: GatewaySettings) -> None:
     gw = Gateway(settings, nc, verifier)
     guard.on_disconnected.append(gw.resync.disconnected)
     guard.on_reconnected.append(gw.resync.reconnected)
-    await gw.resync.poll()
+    await gw.resync.poll(wait=1.0)  # the log's position before any socket is served
     gw.resync.start()
     gw.presence.start()
     platform = PlatformListener(settings, guard, gateway_stats=gw.stats)
