@@ -15,10 +15,11 @@ connected, so the gateway makes them whole itself; clients need nothing:
 3. **Reconnect**: each held socket gets, at most `resync_concurrency` at a time, the
    ordinary recovery (`recovery.Recovery.resync`): its recoverable rooms (own `user:`
    room, an admin's admins room, the explicit rooms of its tenant it joined) are read
-   from the log after the floor; messages it already had (seen on its subjects, or
-   replayed to it) are skipped, the rest are sent in log order, then the held
-   deliveries, deduplicated by `seq`. `session:recovered` is sent only when a room
-   could not be resynced (`recovered: false`: page `chat:history`).
+   from the log after the floor, once the log answers again; messages it already had
+   (seen on its subjects, replayed to it, or sent by it; not those still held) are
+   skipped, the rest are sent in log order, then the held deliveries not replayed.
+   `session:recovered` is sent only when a room could not be resynced (`recovered:
+   false`: page `chat:history`).
 
 Why the floor is safe: a message at or below it was appended at least the horizon
 before the connection could have failed; its delivery is published right after the
