@@ -9,6 +9,9 @@ headers:
 - `Rc-Skip`: comma-separated delivery subjects served by an earlier copy of the same
   message; sockets in any of them are skipped, so a socket in several target rooms
   gets one copy.
+- `Rc-Seq`: the message's position in the message log (its `seq`), on deliveries of
+  logged messages (`chat:message`, `room:message`), so a gateway can track what it
+  delivered without decoding the body (see `services/gateway/resync.py`).
 - `Rc-Revoke`: the delivery ends subscriptions (`room:left`): `*` for every socket in
   the room, else a JSON array of `[tenant, userId]` pairs whose sockets leave it. Each
   such socket gets the event, then is taken out of the room on that gateway.
@@ -34,6 +37,7 @@ EVENT = "Rc-Event"
 SKIP_SID = "Rc-Skip-Sid"
 SKIP_SUBJECTS = "Rc-Skip"
 REVOKE = "Rc-Revoke"
+SEQ = "Rc-Seq"
 REVOKE_ALL = "*"
 PUBLISHED = "Rc-Published"
 KEEP = "Rc-Keep"
@@ -53,6 +57,8 @@ class Delivery:
     """When the publisher built it (`Rc-Published`), if it said."""
     keep_users: frozenset[tuple[str, str]] = field(default=frozenset())
     """With `revoke_all`: the users whose sockets stay in the room."""
+    seq: int | None = None
+    """The logged message's `seq` (`Rc-Seq`), None for deliveries of unlogged events."""
 
     @property
     def revokes(self) -> bool:
@@ -68,6 +74,7 @@ def encode(
     skip_subjects: Sequence[str] = (),
     revoke: Sequence[tuple[str, str]] | None = None,
     keep: Sequence[tuple[str, str]] = (),
+    seq: int | None = None,
 ) -> tuple[dict[str, str], bytes]:
     """Build the headers and body of a delivery.
 
@@ -79,6 +86,7 @@ def encode(
         revoke: take sockets out of the room after this event: those of these
             `(tenant, userId)` pairs, or every socket when the sequence is empty.
         keep: with an empty `revoke`, the users whose sockets stay.
+        seq: the message's position in the message log, for logged messages.
 
     Returns:
         `(headers, body)` for `nats.publish(subject, body, headers=headers)`.
@@ -92,6 +100,8 @@ def encode(
         headers[REVOKE] = orjson.dumps([list(p) for p in revoke]).decode() if revoke else "*"
         if keep and not revoke:
             headers[KEEP] = orjson.dumps([list(p) for p in keep]).decode()
+    if seq is not None:
+        headers[SEQ] = str(seq)
     return headers, orjson.dumps(data)
 
 
@@ -103,6 +113,7 @@ def decode(headers: Mapping[str, str] | None, body: bytes) -> Delivery:
     revoke = headers.get(REVOKE)
     published = headers.get(PUBLISHED)
     keep = headers.get(KEEP) if revoke == REVOKE_ALL else None
+    seq = headers.get(SEQ)
     return Delivery(
         event=headers[EVENT],
         body=body,
@@ -112,6 +123,7 @@ def decode(headers: Mapping[str, str] | None, body: bytes) -> Delivery:
         revoke_users=_revoked_users(revoke) if revoke and revoke != REVOKE_ALL else frozenset(),
         published=_seconds(published) if published else None,
         keep_users=_revoked_users(keep) if keep else frozenset(),
+        seq=_seq(seq) if seq else None,
     )
 
 
@@ -121,6 +133,13 @@ def _seconds(raw: str) -> float | None:
         return float(raw)
     except ValueError:
         return None
+
+
+def _seq(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError("Rc-Seq is not an integer") from None
 
 
 def _revoked_users(raw: str) -> frozenset[tuple[str, str]]:

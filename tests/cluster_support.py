@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from nats.js import JetStreamContext
+from nats.js.api import StreamConfig
+from nats.js.errors import BadRequestError
 
 from roomcast.dev.embedded import EmbeddedNats, nats_cluster
 
@@ -37,6 +39,21 @@ async def jetstream_ready(js: JetStreamContext, timeout: float = 30.0) -> None:
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.2)
+
+
+async def peers_ready(js: JetStreamContext, size: int = 3, timeout: float = 30.0) -> None:
+    """Wait until a stream can be placed on `size` nodes (the meta leader may be elected
+    before every node has joined JetStream: `no suitable peers for placement`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await js.add_stream(StreamConfig(name="PEERS", subjects=["peers"], num_replicas=size))
+        except BadRequestError:
+            assert time.monotonic() < deadline, f"JetStream never had {size} peers"
+            await asyncio.sleep(0.2)
+        else:
+            await js.delete_stream("PEERS")
+            return
 
 
 async def replicated(js: JetStreamContext, stream: str, peers: int, timeout: float = 30) -> None:

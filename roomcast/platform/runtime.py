@@ -9,7 +9,7 @@ import logging
 import os
 import socket
 import ssl
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,10 @@ class NatsGuard:
         self.refused: Exception | None = None
         """Set when the server refused the first connection for a reason no retry cures."""
         self._refusal = asyncio.Event()
+        self.on_disconnected: list[Callable[[], None]] = []
+        """Called (synchronously) when the connection drops, unless stopping."""
+        self.on_reconnected: list[Callable[[], None]] = []
+        """Called (synchronously) once the connection is back and re-subscribed."""
 
     def stopping(self) -> None:
         """The process is shutting down: the connection's close is expected."""
@@ -141,9 +145,13 @@ class NatsGuard:
     async def _on_disconnect(self) -> None:
         if not self._stopping:  # a graceful stop drains and disconnects on purpose
             log.warning("nats: disconnected")
+            for listener in self.on_disconnected:
+                listener()
 
     async def _on_reconnect(self) -> None:
         log.info("nats: reconnected")
+        for listener in self.on_reconnected:
+            listener()
 
     async def _on_closed(self) -> None:
         if self._stopping:

@@ -95,6 +95,10 @@ async def serve(settings: GatewaySettings) -> None:
     gw = Gateway(settings, nc, verifier)
     await gw.forwarder.start()
     await gw.disconnects.start()
+    guard.on_disconnected.append(gw.resync.disconnected)
+    guard.on_reconnected.append(gw.resync.reconnected)
+    await gw.resync.poll(wait=1.0)  # the log's position before any socket is served
+    gw.resync.start()
     gw.presence.start()
     platform = PlatformListener(
         settings, guard, gateway_stats=gw.stats, metric_sets=gw.signals.metric_sets()
@@ -137,6 +141,7 @@ async def serve(settings: GatewaySettings) -> None:
     for s in list(gw.sessions.values()):
         if s.expiry is not None:
             s.expiry.cancel()
+    await gw.resync.stop()
     await gw.presence.stop()
     await gw.signals.security.settle()
     await platform.stop()

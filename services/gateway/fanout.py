@@ -22,6 +22,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from contracts import delivery
+from services.gateway.delivered import Seen, logged_seq
 from services.gateway.transports import Transports
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class Fanout:
         self._held: dict[str, list[Held]] = {}
         self._closing: dict[str, asyncio.Task[None]] = {}
         self.transports = Transports()
+        self.seen = Seen()
+        """Log `seq`s received per subject, for resyncs after a NATS reconnect (`resync`)."""
         self.owner_of: Callable[[str], tuple[str, str] | None] = lambda sid: None
         """`(tenant, userId)` of a local socket, for revocations (set by the gateway)."""
         self.on_revoked: Callable[[str, str], None] = lambda sid, subject: None
@@ -115,6 +118,9 @@ class Fanout:
         if item.revokes:
             await self.revoke(msg.subject, item)
         else:
+            seq = item.seq if item.seq is not None else logged_seq(item)
+            if seq is not None:
+                self.seen.add(msg.subject, seq)
             await self.deliver(msg.subject, item)
             self.on_delivered(msg.subject, item)
 
@@ -237,6 +243,10 @@ class Fanout:
             return []
         self._held[sid] = []
         return held
+
+    def held_now(self, sid: str) -> list[Held]:
+        """The deliveries held for `sid` so far, left in place (read only)."""
+        return self._held.get(sid) or []
 
     def unhold(self, sid: str) -> None:
         """Deliver live messages to `sid` directly again (held ones are dropped)."""

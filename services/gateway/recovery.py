@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +38,7 @@ from nats.errors import Error as NatsError
 from pydantic import ValidationError
 
 from contracts import endpoints
-from contracts.access import auto_rooms
+from contracts.access import auto_rooms, recoverable_room
 from contracts.client import check_room_name, room_kind
 from contracts.errors import ServiceError
 from contracts.explicit_rooms import AUTO_KINDS, Authorize
@@ -52,6 +53,7 @@ from contracts.recovery import (
 )
 from contracts.rooms import Room
 from roomcast.platform import bus
+from services.gateway.delivered import sid_key
 from services.gateway.fanout import Fanout
 from services.gateway.handlers.rooms import enter, leave
 from services.gateway.sessions import Session
@@ -59,6 +61,14 @@ from services.gateway.sessions import Session
 log = logging.getLogger(__name__)
 
 SEQ_EVENTS = frozenset({"chat:message", "room:message"})
+RESYNC_PATIENCE = 30.0
+"""Seconds a resync retries rooms the log or the services could not answer for (a
+NATS node's death often costs a JetStream election too) before giving up on them."""
+RETRY_FIRST, RETRY_MAX = 0.25, 2.0
+FIRST_ATTEMPT = 2.0
+"""Seconds a resync's first log read may take before it is retried (with the full
+request timeout): right after a node's death some JetStream reads hang until their
+timeout, and a fresh read usually succeeds at once."""
 
 
 def requested_since(auth: Any) -> dict[str, Any] | None:
@@ -131,30 +141,76 @@ class Recovery:
     """Runs one recovery per reconnecting socket."""
 
     def __init__(
-        self, nc: NATS, fanout: Fanout, sessions: dict[str, Session], timeout: float
+        self,
+        nc: NATS,
+        fanout: Fanout,
+        sessions: dict[str, Session],
+        timeout: float,
+        resync_patience: float = RESYNC_PATIENCE,
     ) -> None:
         self._nc = nc
+        self._patience = resync_patience
         self._fanout = fanout
         self._sessions = sessions
         self._timeout = timeout
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        """Per socket: its latest recovery or resync (each one waits for the one before)."""
         self._gone: dict[str, set[str]] = {}
         """Per recovering socket: explicit-room subjects it was taken out of meanwhile."""
+        self._awaiting: set[str] = set()
+        """Sockets held for a resync that has not started yet: whatever recovery of them
+        ends first leaves them held."""
+        self._queued: set[str] = set()
+        """Sockets with a resync queued that has not started yet."""
+        self.resynced_messages = 0
+        """Messages replayed by resyncs: lost live while NATS was down, or held meanwhile
+        and replayed in their place in the log."""
 
     def hold(self, s: Session) -> None:
         """Hold live deliveries to `s`; call before its rooms are joined."""
         self._fanout.hold(s.sid)
 
+    def hold_for_resync(self, sid: str) -> None:
+        """Hold live deliveries to `sid` until a resync that starts after this call ends."""
+        self._fanout.hold(sid)
+        self._awaiting.add(sid)
+
+    def awaiting_resync(self) -> list[str]:
+        """Sockets held for a resync and without one queued."""
+        return [sid for sid in self._awaiting if sid not in self._queued]
+
+    def task_of(self, sid: str) -> asyncio.Task[None] | None:
+        """The latest recovery or resync of `sid`, if one is running."""
+        return self._tasks.get(sid)
+
     def start(self, s: Session, since: Mapping[str, Any]) -> None:
         """Replay, announce, then release, in the background (after the connect ack)."""
-        task = asyncio.get_running_loop().create_task(self._run(s, since))
-        self._tasks[s.sid] = task
-        self._gone[s.sid] = set()
-        task.add_done_callback(lambda _: self._done(s.sid))
+        self._chain(s.sid, self._run(s, since))
 
-    def _done(self, sid: str) -> None:
-        self._tasks.pop(sid, None)
-        self._gone.pop(sid, None)
+    def resync(
+        self, s: Session, after: int | None, throttle: AbstractAsyncContextManager[None]
+    ) -> None:
+        """Replay the rooms of `s` (held by `hold_for_resync`) from `after` on, skipping
+        what it had, after any recovery of it in progress; then release what was held.
+
+        `after` None means no resume point is known: nothing is replayed and the socket
+        is told so. The replay starts inside `throttle`, which bounds how many run at
+        once and waits for the NATS connection.
+        """
+        previous = self._tasks.get(s.sid)
+        self._queued.add(s.sid)
+        self._chain(s.sid, self._resync(s, after, throttle, previous))
+
+    def _chain(self, sid: str, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks[sid] = task
+        self._gone.setdefault(sid, set())
+        task.add_done_callback(lambda done: self._done(sid, done))
+
+    def _done(self, sid: str, task: asyncio.Task[None]) -> None:
+        if self._tasks.get(sid) is task:
+            del self._tasks[sid]
+            self._gone.pop(sid, None)
 
     def revoked(self, sid: str, subject: str) -> None:
         """`room:left` took `sid` out of `subject`: replay and release nothing more of it."""
@@ -166,9 +222,12 @@ class Recovery:
         """The socket left: stop its recovery and drop what was held."""
         task = self._tasks.pop(sid, None)
         self._gone.pop(sid, None)
+        self._awaiting.discard(sid)
+        self._queued.discard(sid)
         if task is not None:
             task.cancel()
         self._fanout.unhold(sid)
+        self._fanout.seen.forget(sid_key(sid))
 
     async def _run(self, s: Session, since: Mapping[str, Any]) -> None:
         replayed: set[int] = set()
@@ -194,7 +253,77 @@ class Recovery:
             raise
         except Exception:
             log.exception("recovery of %s failed", s.sid)
-            self._fanout.unhold(s.sid)
+            self._unhold(s.sid)
+
+    async def _resync(
+        self,
+        s: Session,
+        after: int | None,
+        throttle: AbstractAsyncContextManager[None],
+        previous: asyncio.Task[None] | None,
+    ) -> None:
+        if previous is not None:
+            await previous  # cancelling this task (the socket closed) cancels it too
+        async with throttle:
+            self._queued.discard(s.sid)
+            self._awaiting.discard(s.sid)
+            replayed: set[int] = set()
+            try:
+                outcomes = await self._resync_rooms(s, after, replayed)
+                self.resynced_messages += len(replayed)
+                failed = [o for o in outcomes.values() if not o.recovered]
+                if failed:
+                    rooms = [o.model_dump(mode="json", exclude_none=True) for o in failed]
+                    body = orjson.dumps({"rooms": rooms})
+                    await self._fanout.send_event(s.sid, s.namespace, "session:recovered", body)
+                await self._release(s, replayed)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("resync of %s failed", s.sid)
+                self._unhold(s.sid)
+
+    async def _resync_rooms(
+        self, s: Session, after: int | None, replayed: set[int]
+    ) -> dict[str, RoomOutcome]:
+        rooms = resync_rooms(s, after or 0)
+        if after is None:
+            return {r.room: _failed(r.room, RecoveryReason.UNAVAILABLE) for r in rooms}
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._patience
+        pause = RETRY_FIRST
+        outcomes: dict[str, RoomOutcome] = {}
+        pending = rooms
+        wait = min(FIRST_ATTEMPT, self._timeout)
+        while True:
+            skip = self._delivered(s)
+            for first in range(0, len(pending), MAX_ROOMS):
+                batch = pending[first : first + MAX_ROOMS]
+                outcomes |= await self._replay(s, batch, replayed, skip, wait)
+            wait = self._timeout
+            unavailable = RecoveryReason.UNAVAILABLE
+            pending = [r for r in pending if outcomes[r.room].reason is unavailable]
+            if not pending or loop.time() + pause > give_up:
+                break
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RETRY_MAX)
+        await self._leave_refused(s, rooms, outcomes)
+        return outcomes
+
+    def _delivered(self, s: Session) -> set[int]:
+        """The `seq`s `s` already got: seen on its subjects or replayed to it, less those
+        still held for it (they are replayed in order, or released after the replay)."""
+        seen = self._fanout.seen.seqs([*s.subjects, sid_key(s.sid)])
+        for item in self._fanout.held_now(s.sid):
+            key = held_key(item.event, item.body)
+            if key is not None:
+                seen.discard(key[0])
+        return seen
+
+    def _unhold(self, sid: str) -> None:
+        """Deliver live messages to `sid` directly again, unless a resync awaits it."""
+        if sid not in self._awaiting:
+            self._fanout.unhold(sid)
 
     async def _enter(self, s: Session, room: RecoverRoom) -> RecoverRoom | RoomOutcome:
         """Re-subscribe `s` to an explicit room it may still join, as `room:join` does."""
@@ -231,17 +360,26 @@ class Recovery:
                 self.revoked(s.sid, Room.explicit(tenant, room.canonical).subject)
 
     async def _replay(
-        self, s: Session, wanted: list[RecoverRoom], replayed: set[int]
+        self,
+        s: Session,
+        wanted: list[RecoverRoom],
+        replayed: set[int],
+        skip: frozenset[int] | set[int] = frozenset(),
+        wait: float | None = None,
     ) -> dict[str, RoomOutcome]:
         try:
-            async with asyncio.timeout(self._timeout):
-                return await self._stream(s, wanted, replayed)
+            async with asyncio.timeout(wait or self._timeout):
+                return await self._stream(s, wanted, replayed, skip)
         except (ServiceError, TimeoutError, NatsError, ValidationError) as exc:
             log.warning("recovery for %s unavailable: %r", s.identity.user_id, exc)
             return {r.room: _failed(r.room, RecoveryReason.UNAVAILABLE) for r in wanted}
 
     async def _stream(
-        self, s: Session, wanted: list[RecoverRoom], replayed: set[int]
+        self,
+        s: Session,
+        wanted: list[RecoverRoom],
+        replayed: set[int],
+        skip: frozenset[int] | set[int],
     ) -> dict[str, RoomOutcome]:
         request = RecoverRequest(identity=s.identity, rooms=wanted)
         got: dict[str, RoomOutcome] = {}
@@ -251,14 +389,16 @@ class Recovery:
                 *(("room:message", m) for m in chunk.room_messages),
             ]
             gone = self._gone.get(s.sid, set())
+            mine = sid_key(s.sid)
             for event, message in sorted(missed, key=lambda pair: pair[1].seq):
-                if message.seq in replayed:
+                if message.seq in replayed or message.seq in skip:
                     continue
                 replayed.add(message.seq)
                 if isinstance(message, RoomMessage) and _left(gone, message):
                     continue
                 body = orjson.dumps(message.model_dump(mode="json", by_alias=True))
-                await self._fanout.send_event(s.sid, s.namespace, event, body)
+                if await self._fanout.send_event(s.sid, s.namespace, event, body):
+                    self._fanout.seen.add(mine, message.seq)
             got |= {outcome.room: outcome for outcome in chunk.rooms}
         missing = RecoveryReason.UNAVAILABLE
         return {r.room: got.get(r.room) or _failed(r.room, missing) for r in wanted}
@@ -271,7 +411,24 @@ class Recovery:
                 if key is not None and (key[0] in replayed or key[1] in gone):
                     continue
                 await self._fanout.send_packet(s.sid, s.namespace, item.packet)
-        self._fanout.unhold(s.sid)
+        self._unhold(s.sid)
+
+
+def resync_rooms(s: Session, after: int) -> list[RecoverRoom]:
+    """The rooms of `s` a resync replays from `after`: its recoverable automatic rooms,
+    then the explicit rooms of its own tenant it joined, under their canonical names."""
+    who = s.identity
+    rooms = [
+        RecoverRoom(room=room.name, after=after)
+        for room in auto_rooms(who, s.namespace)
+        if recoverable_room(who, room.name) is not None
+    ]
+    if s.on_manage:
+        return rooms  # its explicit rooms are of other tenants: recovery reads only its own
+    for (tenant, name), subject in s.joined.items():
+        if tenant == who.tenant and Room.explicit(tenant, name).subject == subject:
+            rooms.append(RecoverRoom(room=name, after=after, canonical=name))
+    return rooms
 
 
 def _left(gone: set[str], message: RoomMessage) -> bool:

@@ -16,6 +16,7 @@ from contracts.access import auto_rooms
 from contracts.client import echoable_client_id
 from contracts.delivery import Delivery
 from contracts.errors import ErrorCode, ServiceError
+from contracts.ids import parse_message_id
 from contracts.notifications import COUNT_EVENT
 from contracts.tenants import RegisterMember
 from roomcast.platform import bus
@@ -29,6 +30,7 @@ from services.gateway.auth import (
     check_namespace,
     extract_token,
 )
+from services.gateway.delivered import sid_key
 from services.gateway.disconnects import UserDisconnects
 from services.gateway.envelope import Ack, fail
 from services.gateway.fanout import Fanout
@@ -40,6 +42,7 @@ from services.gateway.metrics import GatewayHosting
 from services.gateway.notifications import NotificationCounts
 from services.gateway.presence import PresenceReporter
 from services.gateway.recovery import Recovery, requested_since
+from services.gateway.resync import Resync
 from services.gateway.sessions import NAMESPACES, Session
 from services.gateway.settings import GatewaySettings
 from services.gateway.signals import GatewaySignals
@@ -75,6 +78,16 @@ class Gateway:
         self.fanout.on_revoked = self._revoked
         self.sessions: dict[str, Session] = {}
         self.recovery = Recovery(nc, self.fanout, self.sessions, settings.request_timeout)
+        self.resync = Resync(
+            nc,
+            self.fanout,
+            self.recovery,
+            self.sessions,
+            horizon=settings.resync_horizon,
+            concurrency=settings.resync_concurrency,
+            poll_interval=settings.log_poll_interval,
+            timeout=settings.request_timeout,
+        )
         self._closing: set[asyncio.Task[None]] = set()
         self.presence = PresenceReporter(nc, settings)
         self.counts = NotificationCounts(
@@ -107,6 +120,10 @@ class Gateway:
             "frames_refused": self.refusals.frames,
             "closed_for_bad_frames": self.refusals.closed,
             "library_errors": self.refusals.library_errors,
+            "nats_outages": self.resync.outages,
+            "sockets_resynced": self.resync.resyncs,
+            "messages_resynced": self.recovery.resynced_messages,
+            "last_resync_ms": self.resync.last_resync_ms,
         }
 
     def _delivered(self, subject: str, item: Delivery) -> None:
@@ -213,6 +230,7 @@ class Gateway:
         )
         self.sessions[sid] = s
         self.schedule_expiry(s, verified.exp)
+        self.resync.connecting(s)
         since = requested_since(auth)
         if since is not None:
             self.recovery.hold(s)
@@ -267,13 +285,24 @@ class Gateway:
             s = self.sessions.get(sid)
             who, manage = (s.identity, s.on_manage) if s is not None else (None, False)
             self.signals.event(event, ack, started, who, manage, args[0] if args else None)
-            if not ack["ok"] and event in SEND_EVENTS:
+            if ack["ok"] and event in SEND_EVENTS:
+                self._sent(sid, ack)
+            elif not ack["ok"] and event in SEND_EVENTS:
                 client_id = args[0].get("clientId") if args and isinstance(args[0], dict) else None
                 error = {**ack["error"], "clientId": echoable_client_id(client_id)}
                 await self.sio.emit("chat:error", error, to=sid, namespace=namespace)
             return ack
 
         return on_event
+
+    def _sent(self, sid: str, ack: Ack) -> None:
+        """The socket has the ack of a message it sent, and gets no copy: a resync must
+        not replay it to that socket either."""
+        try:
+            _, seq = parse_message_id(str(ack.get("id")))
+        except ValueError:
+            return
+        self.fanout.seen.add(sid_key(sid), seq)
 
     async def _dispatch(self, event: str, sid: str, args: tuple[Any, ...]) -> Ack:
         s = self.sessions.get(sid)

@@ -122,6 +122,19 @@ class GatewaySettings(CommonSettings):
     max_pending_packets: int = Field(
         default=1000, ge=10, description="Queued packets per slow socket before it is dropped."
     )
+    resync_horizon: float = Field(
+        default=5.0,
+        gt=0,
+        description="After a NATS reconnect, sockets are resynced from the log's position "
+        "this many seconds before the connection was last known to work: the longest a "
+        "message's delivery may lag behind its append (docs/deploy.md, NATS failover).",
+    )
+    resync_concurrency: int = Field(
+        default=32, ge=1, description="Sockets resynced at once after a NATS reconnect."
+    )
+    log_poll_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between polls of the message log's position."
+    )
     presence_beat_interval: float = Field(
         default=5.0, gt=0, description="Seconds between presence reports (lease, heartbeats)."
     )

@@ -78,6 +78,8 @@ class RoomMessages:
             "ts": message.ts,
             "seq": appended.seq,
         }
-        headers, body = delivery.encode(ROOM_MESSAGE_EVENT, data, skip_sid=cmd.sid)
+        headers, body = delivery.encode(
+            ROOM_MESSAGE_EVENT, data, skip_sid=cmd.sid, seq=appended.seq
+        )
         await self._publish(Room.explicit(cmd.tenant, room.room).subject, body, headers)
         return RoomAck(ok=True, id=mid, ts=message.ts, seq=appended.seq, room=room.room)

@@ -130,7 +130,7 @@ class RoomsService:
         for target in dm_targets(cmd, supervised):
             data["room"] = target.room.name
             headers, body = delivery.encode(
-                "chat:message", data, skip_sid=target.skip_sid, skip_subjects=served
+                "chat:message", data, skip_sid=target.skip_sid, skip_subjects=served, seq=seq
             )
             await self._publish(target.room.subject, body, headers)
             served.append(target.room.subject)

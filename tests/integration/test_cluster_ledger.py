@@ -30,7 +30,7 @@ from contracts import subjects
 from roomcast.dev.embedded import EmbeddedNats, EmbeddedPostgres
 from roomcast.migrations import upgrade
 from tests.clients import Client, connect, token, unique
-from tests.cluster_support import jetstream_ready, replicated, running_cluster
+from tests.cluster_support import jetstream_ready, peers_ready, replicated, running_cluster
 from tests.persistence_support import eventually, stored
 from tests.stack import Stack, base_env
 
@@ -101,6 +101,7 @@ async def test_dm_ledger_through_node_and_database_faults(
     with running_cluster(tmp_path / "nats") as nodes:
         nc = await nats.connect(nodes[0].url)
         await jetstream_ready(nc.jetstream())
+        await peers_ready(nc.jetstream(timeout=10))
         await nc.close()
         env = {
             **base_env(nodes[0].url, pg.url),
