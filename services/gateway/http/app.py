@@ -8,18 +8,26 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp
 
-from services.gateway.http import (
-    entities,
-    errors,
-    manage_rooms,
-    messages,
-    my_rooms,
-    server_disconnect,
-    server_publish,
-)
 from services.gateway.http.deps import ApiDeps
 from services.gateway.http.edge import OPENAPI_PATH, Edge
+from services.gateway.http.entities import router as entity_routes
+from services.gateway.http.errors import ERROR_RESPONSES
+from services.gateway.http.errors import install as install_error_handlers
+from services.gateway.http.manage_rooms import router as manage_routes
+from services.gateway.http.messages import router as message_routes
+from services.gateway.http.my_rooms import router as my_room_routes
+from services.gateway.http.server_disconnect import router as disconnect_routes
+from services.gateway.http.server_publish import router as publish_routes
 from services.gateway.http.timing import timed
+
+ROUTERS = (
+    entity_routes,
+    manage_routes,
+    my_room_routes,
+    message_routes,
+    publish_routes,
+    disconnect_routes,
+)
 
 API_PREFIX = "/api"
 TITLE = "roomcast HTTP API"
@@ -43,10 +51,9 @@ def build_fastapi(deps: ApiDeps | None = None, cookie: str = "access_token") -> 
         redoc_url=None,
     )
     app.state.deps = deps
-    errors.install(app)
-    modules = (entities, manage_rooms, my_rooms, messages, server_publish, server_disconnect)
-    for module in modules:
-        app.include_router(module.router, responses=errors.ERROR_RESPONSES)
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router, responses=ERROR_RESPONSES)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
