@@ -9,7 +9,8 @@ import orjson
 from nats.aio.msg import Msg
 
 from contracts import subjects
-from services.persistence.adapters.log_consumer import LogConsumer, LogMessage
+from roomcast.platform.jetstream import Fetched
+from services.persistence.adapters.log_consumer import LogConsumer
 
 
 class FakeNats:
@@ -50,7 +51,7 @@ async def test_a_no_wait_request_ends_at_the_batch_or_at_no_messages() -> None:
     c = consumer(nc)
     pull = asyncio.create_task(c._request(3, None))
     await answered(nc, c, delivery(1), delivery(2), status("404"))
-    assert [LogMessage(m).seq for m in await pull] == [1, 2]
+    assert [Fetched(m).seq for m in await pull] == [1, 2]
     subject, body, reply = nc.published[0]
     assert subject == subjects.jetstream_pull_next(subjects.LOG_STREAM, "persistence")
     assert body == {"batch": 3, "no_wait": True}
@@ -58,7 +59,7 @@ async def test_a_no_wait_request_ends_at_the_batch_or_at_no_messages() -> None:
 
     pull = asyncio.create_task(c._request(2, None))
     await answered(nc, c, delivery(3), delivery(4))
-    assert [LogMessage(m).seq for m in await pull] == [3, 4]
+    assert [Fetched(m).seq for m in await pull] == [3, 4]
 
 
 async def test_messages_arriving_after_a_request_ended_go_to_the_next_one() -> None:
@@ -66,11 +67,11 @@ async def test_messages_arriving_after_a_request_ended_go_to_the_next_one() -> N
     c = consumer(nc)
     pull = asyncio.create_task(c._request(3, None))
     await answered(nc, c, delivery(1), status("408"))
-    assert [LogMessage(m).seq for m in await pull] == [1]
+    assert [Fetched(m).seq for m in await pull] == [1]
     await c._on_msg(delivery(2))  # late, for the request that already ended
     pull = asyncio.create_task(c._request(3, None))
     await answered(nc, c, delivery(3), status("404"))
-    assert [LogMessage(m).seq for m in await pull] == [2, 3]
+    assert [Fetched(m).seq for m in await pull] == [2, 3]
 
 
 async def test_when_drained_it_waits_for_one_then_lingers_for_a_batch() -> None:
@@ -80,7 +81,7 @@ async def test_when_drained_it_waits_for_one_then_lingers_for_a_batch() -> None:
     await answered(nc, c, status("404"))
     await answered(nc, c, delivery(1))
     await answered(nc, c, delivery(2), status("404"))
-    assert [LogMessage(m).seq for m in await pull] == [1, 2]
+    assert [Fetched(m).seq for m in await pull] == [1, 2]
     assert [body for _, body, _ in nc.published] == [
         {"batch": 10, "no_wait": True},
         {"batch": 1, "expires": 5_000_000_000},
@@ -89,8 +90,8 @@ async def test_when_drained_it_waits_for_one_then_lingers_for_a_batch() -> None:
 
 
 def test_sequence_and_deliveries_come_from_either_reply_subject_form() -> None:
-    short = LogMessage(delivery(42, delivered=3))
+    short = Fetched(delivery(42, delivered=3))
     assert (short.seq, short.deliveries) == (42, 3)
     long_reply = "$JS.ACK.hub.ACCHASH.ROOMCAST_LOG.persistence.2.77.70.1700000000000000000.5.tok"
     msg = Msg(_client=None, subject="s", reply=long_reply, data=b"")  # type: ignore[arg-type]
-    assert (LogMessage(msg).seq, LogMessage(msg).deliveries) == (77, 2)
+    assert (Fetched(msg).seq, Fetched(msg).deliveries) == (77, 2)

@@ -33,6 +33,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from contracts import subjects
+from roomcast.platform.jetstream import Fetched
 from services.persistence.ports import Delivered
 from services.persistence.writer import Stopped
 
@@ -43,41 +44,6 @@ Handler = Callable[[Sequence[Delivered]], Awaitable[None]]
 STATUS = "Status"
 NO_WAIT_GRACE_S = 5.0
 """How long a `no_wait` request may take before it is given up (it normally takes ms)."""
-
-
-class LogMessage:
-    """A delivered log message, as the writer sees it.
-
-    The stream sequence and delivery count are read from the reply subject
-    (`$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>...`, or the longer form
-    with domain and account) without building nats-py's metadata objects.
-    """
-
-    __slots__ = ("_msg", "deliveries", "seq")
-
-    def __init__(self, msg: Msg) -> None:
-        self._msg = msg
-        tokens = msg.reply.split(".")
-        at = 4 if len(tokens) == 9 else 6
-        self.deliveries = int(tokens[at])
-        self.seq = int(tokens[at + 1])
-
-    @property
-    def subject(self) -> str:
-        return self._msg.subject
-
-    @property
-    def data(self) -> bytes:
-        return self._msg.data
-
-    async def ack(self) -> None:
-        await self._msg.ack()
-
-    async def nak(self, delay: float) -> None:
-        await self._msg.nak(delay=delay)
-
-    async def in_progress(self) -> None:
-        await self._msg.in_progress()
 
 
 def consumer_config(name: str, ack_wait: float, max_ack_pending: int) -> ConsumerConfig:
@@ -225,7 +191,7 @@ class LogConsumer:
 
     async def _handle(self, handler: Handler, msgs: list[Msg], slots: asyncio.Semaphore) -> None:
         try:
-            await handler([LogMessage(m) for m in msgs])
+            await handler([Fetched(m) for m in msgs])
         except Stopped:
             log.info("stopped with %d messages unwritten; they will be redelivered", len(msgs))
         except Exception:

@@ -16,7 +16,6 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -26,37 +25,12 @@ from nats.js.api import (
 )
 
 from contracts import deadletter, subjects
+from roomcast.platform.jetstream import Fetched
 from services.rooms.ports import Delivery
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Delivery], Awaitable[None]]
-
-
-class JetStreamDelivery:
-    """A fetched message as `EntityEvents` sees it."""
-
-    __slots__ = ("_msg", "deliveries", "seq")
-
-    def __init__(self, msg: Msg) -> None:
-        self._msg = msg
-        meta = msg.metadata
-        self.seq = meta.sequence.stream
-        self.deliveries = meta.num_delivered
-
-    @property
-    def subject(self) -> str:
-        return self._msg.subject
-
-    @property
-    def data(self) -> bytes:
-        return self._msg.data
-
-    async def ack(self) -> None:
-        await self._msg.ack()
-
-    async def nak(self, delay: float) -> None:
-        await self._msg.nak(delay=delay)
 
 
 class JetStreamDeadLetters:
@@ -130,7 +104,7 @@ class EntityConsumer:
                             await msg.nak()
                         continue
                     try:
-                        await handler(JetStreamDelivery(msg))
+                        await handler(Fetched(msg))
                     except Exception:  # e.g. the ack was lost: redelivered after ack_wait
                         log.exception("settling entity event %s failed", msg.reply)
         finally:
