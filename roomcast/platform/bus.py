@@ -56,7 +56,7 @@ async def request(
     try:
         msg = await nc.request(endpoint.subject, body, timeout=wait)
     except NoRespondersError:
-        raise _unavailable(endpoint, "is not running") from None
+        raise _not_running(endpoint) from None
     except (NatsTimeout, TimeoutError):
         raise _unavailable(endpoint, "did not answer") from None
     except (ConnectionClosedError, NatsError):
@@ -85,7 +85,7 @@ async def stream(
             except (NatsTimeout, TimeoutError):
                 raise _unavailable(endpoint, "did not answer") from None
             if not msg.data and (msg.headers or {}).get("Status") == NO_RESPONDERS:
-                raise _unavailable(endpoint, "is not running")
+                raise _not_running(endpoint)
             reply = _parse(endpoint, msg.data).checked()
             yield reply
             if getattr(reply, "done", True):
@@ -103,8 +103,17 @@ def _parse(endpoint: Endpoint[Req, Rep], data: bytes) -> Rep:
         ) from None
 
 
+class NotRunning(ServiceError):
+    """`UNAVAILABLE` because no replica of the service subscribes to the endpoint at all
+    (NATS answered "no responders" at once): retrying within seconds rarely helps."""
+
+
 def _unavailable(endpoint: Endpoint[Any, Any], what: str) -> ServiceError:
     return ServiceError(ErrorCode.UNAVAILABLE, f"the {endpoint.server} service {what}")
+
+
+def _not_running(endpoint: Endpoint[Any, Any]) -> NotRunning:
+    return NotRunning(ErrorCode.UNAVAILABLE, f"the {endpoint.server} service is not running")
 
 
 Handler = Callable[[Req], Awaitable[Rep]]

@@ -297,13 +297,16 @@ class Recovery:
         wait = min(FIRST_ATTEMPT, self._timeout)
         while True:
             skip = self._delivered(s)
+            not_running: list[bool] = []
             for first in range(0, len(pending), MAX_ROOMS):
                 batch = pending[first : first + MAX_ROOMS]
-                outcomes |= await self._replay(s, batch, replayed, skip, wait)
+                outcomes |= await self._replay(s, batch, replayed, skip, wait, not_running)
             wait = self._timeout
             unavailable = RecoveryReason.UNAVAILABLE
             pending = [r for r in pending if outcomes[r.room].reason is unavailable]
-            if not pending or loop.time() + pause > give_up:
+            # no persistence replica at all: release the socket's live messages now
+            # (`session:recovered` says what was not resynced) instead of holding them
+            if not pending or not_running or loop.time() + pause > give_up:
                 break
             await asyncio.sleep(pause)
             pause = min(pause * 2, RETRY_MAX)
@@ -366,11 +369,14 @@ class Recovery:
         replayed: set[int],
         skip: frozenset[int] | set[int] = frozenset(),
         wait: float | None = None,
+        not_running: list[bool] | None = None,
     ) -> dict[str, RoomOutcome]:
         try:
             async with asyncio.timeout(wait or self._timeout):
                 return await self._stream(s, wanted, replayed, skip)
         except (ServiceError, TimeoutError, NatsError, ValidationError) as exc:
+            if isinstance(exc, bus.NotRunning) and not_running is not None:
+                not_running.append(True)
             log.warning("recovery for %s unavailable: %r", s.identity.user_id, exc)
             return {r.room: _failed(r.room, RecoveryReason.UNAVAILABLE) for r in wanted}
 

@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from contracts import delivery
+from contracts.errors import ErrorCode
 from contracts.identity import Identity
 from contracts.messages import ChatMessage
 from contracts.recovery import RecoverChunk, RecoverRequest, RecoveryReason, RoomOutcome
@@ -430,3 +431,33 @@ async def test_without_any_poll_the_resume_point_is_unknown() -> None:
     resync.reconnected()
     await asyncio.gather(*resync._running)
     assert rec.resyncs == [(s.sid, None)]
+
+
+async def test_no_persistence_at_all_releases_the_socket_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[RecoverRequest] = []
+
+    async def stream(
+        nc: Any, endpoint: Any, request: RecoverRequest, *, wait: float
+    ) -> AsyncIterator[RecoverChunk]:
+        asked.append(request)
+        raise recovery_module.bus.NotRunning(ErrorCode.UNAVAILABLE, "not running")
+        yield  # an async generator
+
+    monkeypatch.setattr(recovery_module.bus, "stream", stream)
+    fanout = FakeFanout(held=[live(3)])
+    await asyncio.wait_for(run_resync(fanout, tenant_session(), after=1), timeout=5)
+    assert len(asked) == 1, "no replica runs: asking again within seconds would only wait"
+    assert fanout.events == [
+        (
+            "session:recovered",
+            {
+                "rooms": [
+                    {"room": "user:bob", "recovered": False, "replayed": 0, "reason": "unavailable"}
+                ]
+            },
+        ),
+        ("live", "live 3"),
+    ]
+    assert not fanout.holding
