@@ -143,6 +143,8 @@ async def serve(settings: GatewaySettings) -> None:
             s.expiry.cancel()
     await gw.resync.stop()
     await gw.presence.stop()
+    if gw.shared_limits is not None:
+        await gw.shared_limits.close()
     await gw.signals.security.settle()
     await platform.stop()
     guard.stopping()

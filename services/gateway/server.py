@@ -45,6 +45,7 @@ from services.gateway.recovery import Recovery, requested_since
 from services.gateway.resync import Resync
 from services.gateway.sessions import NAMESPACES, Session
 from services.gateway.settings import GatewaySettings
+from services.gateway.shared_limits import shared_limits
 from services.gateway.signals import GatewaySignals
 from services.gateway.sio_server import UNNAMED_EVENT, StrictServer
 
@@ -94,6 +95,7 @@ class Gateway:
             nc, self.sessions, self._send_count, settings.request_timeout, self._members
         )
         self.forwarder = Forwarder(settings, nc)
+        self.shared_limits = shared_limits(settings)
         self.disconnects = UserDisconnects(
             self.sio, nc, self.sessions, self._end_expired, settings.request_timeout
         )
@@ -124,6 +126,8 @@ class Gateway:
             "sockets_resynced": self.resync.resyncs,
             "messages_resynced": self.recovery.resynced_messages,
             "last_resync_ms": self.resync.last_resync_ms,
+            "shared_limit_refused": self.shared_limits.refused if self.shared_limits else 0,
+            "shared_limit_errors": self.shared_limits.errors if self.shared_limits else 0,
         }
 
     def _delivered(self, subject: str, item: Delivery) -> None:
@@ -310,6 +314,13 @@ class Gateway:
             return fail(ErrorCode.UNAUTHENTICATED, "not connected")
         if not s.bucket.take():
             return fail(ErrorCode.RATE_LIMITED, "too many events; slow down")
+        if self.shared_limits is not None:
+            wait = await self.shared_limits.wait(s.identity)
+            if wait:
+                return fail(
+                    ErrorCode.RATE_LIMITED,
+                    f"too many events from your user or tenant; retry in {wait:.1f} s",
+                )
         handler = HANDLERS.get(event) or self.forwarder.handler(event)
         if handler is None:
             return fail(ErrorCode.INVALID, _unknown(event))

@@ -90,6 +90,23 @@ class GatewaySettings(CommonSettings):
         default=50.0, gt=0, description="Sustained client events per second per connection."
     )
     rate_limit_burst: int = Field(default=100, ge=1, description="Event burst per connection.")
+    user_rate_limit_per_sec: float = Field(
+        default=0.0,
+        ge=0,
+        description="Sustained client events per second per user across every gateway and "
+        "tab, kept in Redis (`ROOMCAST_REDIS_URL`); 0 = off.",
+    )
+    user_rate_limit_burst: int = Field(default=200, ge=1, description="Event burst per user.")
+    tenant_rate_limit_per_sec: float = Field(
+        default=0.0,
+        ge=0,
+        description="Sustained client events per second per tenant across every gateway, "
+        "kept in Redis; 0 = off.",
+    )
+    tenant_rate_limit_burst: int = Field(default=2000, ge=1, description="Event burst per tenant.")
+    rate_limit_key_prefix: str = Field(
+        default="roomcast:rl:", description="Prefix of the shared rate limits' Redis keys."
+    )
     http_rate_limit_per_sec: float = Field(
         default=20.0,
         gt=0,
