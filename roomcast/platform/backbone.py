@@ -52,8 +52,11 @@ def database_connect_args(settings: CommonSettings) -> dict[str, Any]:
 
 def redis_options(settings: CommonSettings) -> dict[str, Any]:
     """`redis.asyncio.Redis.from_url` arguments for a `rediss://` URL: the CA and the
-    client certificate (verification is on by default)."""
+    client certificate (verification is on by default); none for a plain `redis://`
+    URL, whose connections take no TLS arguments."""
     options: dict[str, Any] = {}
+    if not settings.redis_url.startswith("rediss://"):
+        return options
     if settings.redis_tls_ca is not None:
         options["ssl_ca_certs"] = str(settings.redis_tls_ca)
     if settings.redis_tls_cert is not None:
