@@ -103,11 +103,14 @@ async def open_log_stream(
     return stream_epoch(info)
 
 
-def dlq_stream_config(max_age_s: float, replicas: int = 1) -> StreamConfig:
-    """The dead-letter stream: what consumers gave up on, kept for inspection."""
+def retained_stream_config(
+    name: str, subject: str, max_age_s: float, replicas: int = 1
+) -> StreamConfig:
+    """A stream kept `max_age_s` whether read or not (file storage, oldest dropped first,
+    a two-minute duplicate window): dead letters, entity events, forwarded client events."""
     return StreamConfig(
-        name=subjects.DLQ_STREAM,
-        subjects=[subjects.dead_letter_all()],
+        name=name,
+        subjects=[subject],
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         discard=DiscardPolicy.OLD,
@@ -118,35 +121,29 @@ def dlq_stream_config(max_age_s: float, replicas: int = 1) -> StreamConfig:
 
 
 async def ensure_dlq_stream(js: JetStreamContext, max_age_s: float, replicas: int = 1) -> None:
-    """Create the dead-letter stream, or update its retention and replicas.
+    """Create the dead-letter stream (what consumers gave up on, kept for inspection),
+    or update its retention and replicas.
 
     Raises:
         StreamConfigError: the server refused the configuration.
     """
-    await ensure_stream(js, dlq_stream_config(max_age_s, replicas))
-
-
-def entity_stream_config(max_age_s: float, replicas: int = 1) -> StreamConfig:
-    """The entity event stream: file storage, kept `max_age_s` whether applied or not."""
-    return StreamConfig(
-        name=subjects.ENTITY_STREAM,
-        subjects=[subjects.entity_all()],
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.FILE,
-        discard=DiscardPolicy.OLD,
-        max_age=max_age_s,
-        duplicate_window=120,
-        num_replicas=replicas,
+    config = retained_stream_config(
+        subjects.DLQ_STREAM, subjects.dead_letter_all(), max_age_s, replicas
     )
+    await ensure_stream(js, config)
 
 
 async def ensure_entity_stream(js: JetStreamContext, max_age_s: float, replicas: int = 1) -> None:
-    """Create the entity stream, or update its retention and replicas.
+    """Create the entity event stream (kept whether applied or not), or update its
+    retention and replicas.
 
     Raises:
         StreamConfigError: the server refused the configuration.
     """
-    await ensure_stream(js, entity_stream_config(max_age_s, replicas))
+    config = retained_stream_config(
+        subjects.ENTITY_STREAM, subjects.entity_all(), max_age_s, replicas
+    )
+    await ensure_stream(js, config)
 
 
 async def open_dlq_stream(js: JetStreamContext, max_age_s: float, replicas: int = 1) -> None:
@@ -157,27 +154,17 @@ async def open_dlq_stream(js: JetStreamContext, max_age_s: float, replicas: int 
         await ensure_dlq_stream(js, max_age_s, replicas)
 
 
-def client_events_stream_config(max_age_s: float, replicas: int = 1) -> StreamConfig:
-    """Client events forwarded to backend services: file storage, kept `max_age_s`
-    whether consumed or not (each backend service reads with its own durable consumer)."""
-    return StreamConfig(
-        name=subjects.CLIENT_EVENTS_STREAM,
-        subjects=[subjects.client_event_all()],
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.FILE,
-        discard=DiscardPolicy.OLD,
-        max_age=max_age_s,
-        duplicate_window=120,
-        num_replicas=replicas,
-    )
-
-
 async def ensure_client_events_stream(
     js: JetStreamContext, max_age_s: float, replicas: int = 1
 ) -> None:
-    """Create the client event stream, or update its retention and replicas.
+    """Create the stream of client events forwarded to backend services (kept whether
+    consumed or not: each backend service reads with its own durable consumer), or
+    update its retention and replicas.
 
     Raises:
         StreamConfigError: the server refused the configuration.
     """
-    await ensure_stream(js, client_events_stream_config(max_age_s, replicas))
+    config = retained_stream_config(
+        subjects.CLIENT_EVENTS_STREAM, subjects.client_event_all(), max_age_s, replicas
+    )
+    await ensure_stream(js, config)
