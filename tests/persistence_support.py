@@ -8,6 +8,9 @@ or kill consumers must not disturb other tests sharing a server.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -139,3 +142,17 @@ def gateway_stack(
             yield Gateways(server.url, database_url, gw1, gw2, persistence)
         finally:
             stack.stop()
+
+
+def roomcast(stack: Gateways, *args: str) -> subprocess.CompletedProcess[str]:
+    """`roomcast ARGS` as a user runs it, pointed at the stack's NATS."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROOMCAST_")}
+    env["ROOMCAST_NATS_URL"] = stack.nats_url
+    return subprocess.run(
+        [sys.executable, "-m", "roomcast.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

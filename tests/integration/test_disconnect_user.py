@@ -5,9 +5,6 @@ reconnect by themselves do not."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -18,7 +15,7 @@ from contracts.errors import ServiceError
 from roomcast.sdk.publisher import Publisher
 from services.gateway.service_keys import new_key
 from tests.clients import Client, connect, token, unique
-from tests.persistence_support import Gateways, gateway_stack
+from tests.persistence_support import Gateways, gateway_stack, roomcast
 
 TENANT = unique("sessions")
 SCOPED, SCOPED_ENTRY = new_key("lms", TENANT)
@@ -127,20 +124,6 @@ async def test_http_disconnect_with_service_api_keys(
         await ended(tab)
         assert tab.received("session:ended") == [{"reason": "banned"}]
     await still_up(dave)
-
-
-def roomcast(stack: Gateways, *args: str) -> subprocess.CompletedProcess[str]:
-    """`roomcast ARGS` as a user runs it, pointed at the stack's NATS."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ROOMCAST_")}
-    env["ROOMCAST_NATS_URL"] = stack.nats_url
-    return subprocess.run(
-        [sys.executable, "-m", "roomcast.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 async def test_the_cli_disconnects_and_refuses_a_bad_reason(

@@ -7,9 +7,6 @@ server; publications go through `roomcast.sdk.Publisher` as a backend service wo
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -27,7 +24,7 @@ from contracts.notifications import NotifyReply, Target
 from roomcast.platform import bus
 from roomcast.sdk.publisher import Publisher
 from tests.clients import Client, connect, token, unique
-from tests.persistence_support import Gateways, gateway_stack
+from tests.persistence_support import Gateways, gateway_stack, roomcast
 
 
 @pytest.fixture(scope="module")
@@ -309,20 +306,6 @@ async def test_app_events_reach_the_target_and_protocol_names_are_refused(
         with pytest.raises(ServiceError) as refused:
             await pub.publish(Target.of_tenant(t), name, {})
         assert refused.value.code == "INVALID" and "protocol" in refused.value.message
-
-
-def roomcast(stack: Gateways, *args: str) -> subprocess.CompletedProcess[str]:
-    """`roomcast ARGS` as a user runs it, pointed at the stack's NATS."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ROOMCAST_")}
-    env["ROOMCAST_NATS_URL"] = stack.nats_url
-    return subprocess.run(
-        [sys.executable, "-m", "roomcast.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 async def test_the_cli_notifies_and_publishes_and_exits_non_zero_with_the_reason(
